@@ -1,0 +1,39 @@
+"""Keeper's settings, read from ``KEEPER_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KEEPER_", extra="ignore")
+
+    #: SQLAlchemy URL. The embedded default is a SQLite file in the working
+    #: directory; use ``postgresql+psycopg://user@host/db`` in production.
+    database_url: str = "sqlite:///keeper.sqlite3"
+    #: Where builds live: ``file://PATH`` or ``s3://BUCKET/PREFIX?endpoint_url=…``.
+    storage_url: str = "file://keeper-data/storage"
+    #: Public URL of this keeper, used to build absolute links (upload URLs).
+    base_url: str = "http://127.0.0.1:8000"
+    #: When set, this value is accepted as a superadmin token.
+    bootstrap_token: SecretStr | None = None
+    #: Signs keeper's own upload URLs for the filesystem backend. When unset a
+    #: random key is generated once and kept in ``secret_key_file`` so that
+    #: several keeper processes on one machine agree.
+    secret_key: SecretStr | None = None
+    secret_key_file: Path = Path("keeper-data/secret-key")
+    #: Lifetime of the upload URLs handed to clients.
+    upload_url_expires_in: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    #: Largest page any list endpoint returns.
+    max_page_size: int = Field(default=100, ge=1, le=1000)
+    #: Default page size of list endpoints.
+    default_page_size: int = Field(default=50, ge=1, le=1000)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,21 @@
+"""Tables (SQLModel) and the database engine."""
+
+from keeper.db.build import Build, BuildFile, BuildStatus
+from keeper.db.edition import MAIN_EDITION, Edition, EditionHistory, EditionKind
+from keeper.db.organization import Organization
+from keeper.db.product import Product
+from keeper.db.token import Role, Token
+
+__all__ = [
+    "MAIN_EDITION",
+    "Build",
+    "BuildFile",
+    "BuildStatus",
+    "Edition",
+    "EditionHistory",
+    "EditionKind",
+    "Organization",
+    "Product",
+    "Role",
+    "Token",
+]

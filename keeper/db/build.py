@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from keeper.db.types import UTCDateTime, utcnow
+
+
+class BuildStatus(StrEnum):
+    pending = "pending"
+    uploaded = "uploaded"
+    complete = "complete"
+    failed = "failed"
+
+
+class Build(SQLModel, table=True):
+    """One uploaded HTML tree; immutable once complete.
+
+    ``id`` is internal and doubles as the registration order the tracking
+    stale guard relies on; ``public_id`` is what URLs and clients see.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(index=True, unique=True, max_length=32)
+    product_id: int = Field(foreign_key="product.id", index=True)
+    git_ref: str = Field(max_length=255)
+    git_refs: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    alternate_name: str | None = Field(default=None, max_length=100)
+    status: BuildStatus = Field(default=BuildStatus.pending, sa_type=String(16))
+    uploader: str | None = Field(default=None, max_length=200)
+    #: CI annotations: commit sha, run URL, pull request number …
+    ci: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    file_count: int = 0
+    total_size: int = 0
+    #: Why the build failed, naming the files at fault.
+    error: str | None = None
+    created: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    uploaded: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    completed: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class BuildFile(SQLModel, table=True):
+    """One manifest entry. Also the index that lets identical files be reused."""
+
+    __tablename__ = "build_file"
+    __table_args__ = (
+        UniqueConstraint("build_id", "path"),
+        Index("ix_build_file_product_sha256", "product_id", "sha256"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    build_id: int = Field(foreign_key="build.id", index=True)
+    #: Denormalised so reuse lookups need no join.
+    product_id: int = Field(foreign_key="product.id")
+    path: str = Field(max_length=1024)
+    size: int
+    sha256: str = Field(max_length=64)
+    content_type: str = Field(max_length=255)
+    #: True when keeper copied the object from an earlier build.
+    reused: bool = False

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column
+from sqlmodel import Field, SQLModel
+
+from keeper.db.types import UTCDateTime, utcnow
+
+
+class Organization(SQLModel, table=True):
+    """A tenant: its own domain, URL layout, storage and CDN settings."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(index=True, unique=True, max_length=63)
+    title: str = Field(max_length=200)
+    base_domain: str = Field(default="", max_length=253)
+    #: ``subdomain`` (``<product>.<base_domain>``) or ``path`` (``<base>/<product>``)
+    url_layout: str = Field(default="subdomain", max_length=16)
+    #: Overrides keeper's storage URL for this org; None shares keeper's
+    #: store under the org's slug as prefix.
+    storage_url: str | None = Field(default=None, max_length=1000)
+    #: ``none``, ``fastly``, ``varnish`` or ``nginx``.
+    cdn_kind: str = Field(default="none", max_length=16)
+    cdn_settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    created: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

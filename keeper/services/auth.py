@@ -1,0 +1,119 @@
+"""Tokens and the rules of who may do what."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, select
+
+from keeper.db import Organization, Role, Token
+from keeper.db.types import utcnow
+from keeper.services.errors import Forbidden, Invalid, Unauthorized
+
+TOKEN_PREFIX = "ltd_"
+#: last_used is refreshed at most this often, so that reads do not turn
+#: every request into a database write.
+_LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the token's role and the org it belongs to."""
+
+    token_id: int
+    role: Role
+    org_id: int | None
+    name: str
+
+    @property
+    def label(self) -> str:
+        return self.name or f"token {self.token_id}"
+
+
+def hash_token(secret: str) -> str:
+    # Tokens are 256-bit random strings, so a plain digest is enough:
+    # there is nothing to brute-force that a slow hash would protect.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_token_secret() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def create_token(
+    session: Session,
+    *,
+    role: Role,
+    org: Organization | None,
+    name: str = "",
+    expires: datetime | None = None,
+    secret: str | None = None,
+) -> tuple[Token, str]:
+    """Store a new token; returns the row and the secret (shown only once)."""
+    if role is Role.superadmin and org is not None:
+        raise Invalid("a superadmin token belongs to no organization")
+    if role is not Role.superadmin and org is None:
+        raise Invalid(f"a {role.value} token needs an organization")
+    secret = secret or new_token_secret()
+    token = Token(
+        token_hash=hash_token(secret),
+        hint=secret[:8],
+        name=name,
+        role=role,
+        org_id=org.id if org else None,
+        expires=expires,
+    )
+    session.add(token)
+    session.flush()
+    return token, secret
+
+
+def ensure_bootstrap_token(session: Session, secret: str) -> None:
+    """Make ``secret`` a valid superadmin token (idempotent)."""
+    digest = hash_token(secret)
+    if session.exec(select(Token).where(Token.token_hash == digest)).first():
+        return
+    create_token(session, role=Role.superadmin, org=None, name="bootstrap",
+                 secret=secret)
+
+
+def authenticate(session: Session, secret: str) -> Principal:
+    token = session.exec(
+        select(Token).where(Token.token_hash == hash_token(secret))
+    ).first()
+    now = utcnow()
+    if token is None or token.id is None:
+        raise Unauthorized("the token is not valid")
+    if token.expires is not None and token.expires <= now:
+        raise Unauthorized("the token has expired")
+    if token.last_used is None or now - token.last_used > _LAST_USED_RESOLUTION:
+        token.last_used = now
+        session.add(token)
+        session.commit()
+    return Principal(
+        token_id=token.id, role=Role(token.role), org_id=token.org_id,
+        name=token.name,
+    )
+
+
+def authorize(principal: Principal | None, org: Organization | None,
+              needed: Role) -> Principal:
+    """Raise unless ``principal`` holds ``needed`` (or more) within ``org``.
+
+    ``org=None`` means a platform-wide action that only a superadmin may take.
+    """
+    if principal is None:
+        raise Unauthorized("this action needs a token (Authorization: Bearer …)")
+    if principal.role is Role.superadmin:
+        return principal
+    if org is None or principal.org_id != org.id:
+        raise Forbidden("the token does not belong to this organization")
+    if principal.role.rank < needed.rank:
+        raise Forbidden(
+            f"the token's role {principal.role.value!r} cannot do this; "
+            f"{needed.value!r} is needed"
+        )
+    return principal

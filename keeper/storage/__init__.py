@@ -1,0 +1,31 @@
+"""Object storage for builds and generated metadata: S3 or a local folder."""
+
+from .base import (
+    InvalidKey,
+    ObjectInfo,
+    ObjectNotFound,
+    ObjectStore,
+    StorageError,
+    UploadTarget,
+    validate_key,
+    validate_prefix,
+)
+from .factory import PrefixedStore, child, store_from_url
+from .filesystem import FilesystemStore
+from .s3 import S3Store
+
+__all__ = [
+    "FilesystemStore",
+    "InvalidKey",
+    "ObjectInfo",
+    "ObjectNotFound",
+    "ObjectStore",
+    "PrefixedStore",
+    "S3Store",
+    "StorageError",
+    "UploadTarget",
+    "child",
+    "store_from_url",
+    "validate_key",
+    "validate_prefix",
+]

