@@ -1,0 +1,63 @@
+"""Request-scoped dependencies: database session, caller, paging."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Query, Request, Response
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from keeper.services.auth import Principal, authenticate
+from keeper.services.errors import Invalid, Unauthorized
+from keeper.services.pagination import Page, PageResult
+from keeper.services.runtime import Runtime
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    engine: Engine = request.app.state.engine
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_principal(request: Request, session: SessionDep) -> Principal | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise Unauthorized("use 'Authorization: Bearer <token>'")
+    return authenticate(session, secret.strip())
+
+
+PrincipalDep = Annotated[Principal | None, Depends(get_principal)]
+
+
+def get_page(request: Request,
+             limit: Annotated[int | None, Query(ge=1)] = None,
+             after: Annotated[int | None, Query(ge=0, description="cursor")] = None,
+             ) -> Page:
+    settings = request.app.state.runtime.settings
+    if limit is not None and limit > settings.max_page_size:
+        raise Invalid(f"limit may be at most {settings.max_page_size}")
+    return Page(limit=limit or settings.default_page_size, after=after)
+
+
+PageDep = Annotated[Page, Depends(get_page)]
+
+
+def link_next(request: Request, response: Response, result: PageResult[object]) -> None:
+    """Advertise the next page the way GitHub's API does."""
+    if result.next_after is not None:
+        url = request.url.include_query_params(after=result.next_after)
+        response.headers["Link"] = f'<{url}>; rel="next"'

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response, status
+from sqlmodel import select
+
+from keeper.api.deps import PageDep, PrincipalDep, SessionDep, link_next
+from keeper.api.present import org_public
+from keeper.api.schemas import OrgCreate, OrgPublic, OrgUpdate
+from keeper.db import Organization, Role
+from keeper.services import orgs
+from keeper.services.auth import authorize
+from keeper.services.lookup import get_org
+from keeper.services.pagination import paginate
+
+router = APIRouter(prefix="/orgs", tags=["organizations"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def create_org(body: OrgCreate, session: SessionDep,
+               principal: PrincipalDep) -> OrgPublic:
+    authorize(principal, None, Role.superadmin)
+    return org_public(orgs.create_org(session, **body.model_dump()))
+
+
+@router.get("")
+def list_orgs(session: SessionDep, page: PageDep, request: Request,
+              response: Response) -> list[OrgPublic]:
+    result = paginate(session, select(Organization), Organization.id, page)
+    link_next(request, response, result)
+    return [org_public(o) for o in result.items]
+
+
+@router.get("/{org}")
+def get_org_(org: str, session: SessionDep) -> OrgPublic:
+    return org_public(get_org(session, org))
+
+
+@router.patch("/{org}")
+def update_org(org: str, body: OrgUpdate, session: SessionDep,
+               principal: PrincipalDep) -> OrgPublic:
+    row = get_org(session, org)
+    authorize(principal, row, Role.admin)
+    return org_public(orgs.update_org(session, row, body.model_dump(exclude_unset=True)))
+
+
+@router.delete("/{org}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_org(org: str, session: SessionDep, principal: PrincipalDep) -> None:
+    authorize(principal, None, Role.superadmin)
+    orgs.delete_org(session, org)

@@ -1,0 +1,203 @@
+"""Request and response bodies of the REST API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from keeper.db import EditionKind, Role
+from keeper.storage.base import InvalidKey, validate_key
+
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
+EditionSlug = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+]
+UrlLayout = Literal["subdomain", "path"]
+CdnKind = Literal["none", "fastly", "varnish", "nginx"]
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OrgCreate(_Strict):
+    slug: Slug
+    title: str = Field(min_length=1, max_length=200)
+    base_domain: str = Field(default="", max_length=253)
+    url_layout: UrlLayout = "subdomain"
+    storage_url: str | None = Field(default=None, max_length=1000)
+    cdn_kind: CdnKind = "none"
+    cdn_settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class OrgUpdate(_Strict):
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    base_domain: str | None = Field(default=None, max_length=253)
+    url_layout: UrlLayout | None = None
+    storage_url: str | None = Field(default=None, max_length=1000)
+    cdn_kind: CdnKind | None = None
+    cdn_settings: dict[str, Any] | None = None
+
+
+class OrgPublic(BaseModel):
+    slug: str
+    title: str
+    base_domain: str
+    url_layout: str
+    storage_url: str | None
+    cdn_kind: str
+    cdn_settings: dict[str, Any]
+    created: datetime
+    updated: datetime
+
+
+class ProductCreate(_Strict):
+    slug: Slug
+    title: str = Field(min_length=1, max_length=200)
+    source_repo_url: str | None = Field(default=None, max_length=1000)
+
+
+class ProductUpdate(_Strict):
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    source_repo_url: str | None = Field(default=None, max_length=1000)
+
+
+class ProductPublic(BaseModel):
+    org: str
+    slug: str
+    title: str
+    source_repo_url: str | None
+    published_url: str | None
+    created: datetime
+    updated: datetime
+
+
+class EditionCreate(_Strict):
+    slug: EditionSlug
+    title: str | None = Field(default=None, max_length=200)
+    kind: EditionKind = EditionKind.draft
+    tracking_mode: str = "git_ref"
+    tracking_params: dict[str, Any] = Field(default_factory=dict)
+    build: str | None = Field(default=None, description="point at this build now")
+    hidden: bool = False
+
+
+class EditionUpdate(_Strict):
+    slug: EditionSlug | None = None
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    kind: EditionKind | None = None
+    tracking_mode: str | None = None
+    tracking_params: dict[str, Any] | None = None
+    build: str | None = Field(default=None, description="point at this build now")
+    hidden: bool | None = None
+
+
+class EditionPublic(BaseModel):
+    slug: str
+    title: str
+    kind: str
+    tracking_mode: str
+    tracking_params: dict[str, Any]
+    build_id: str | None
+    hidden: bool
+    published_url: str | None
+    created: datetime
+    updated: datetime
+    published: datetime | None
+
+
+class RollbackRequest(_Strict):
+    build: str
+
+
+class HistoryEntry(BaseModel):
+    build_id: str | None
+    previous_build_id: str | None
+    reason: str
+    actor: str | None
+    created: datetime
+
+
+def _safe_path(path: str) -> str:
+    if "\\" in path:
+        raise ValueError("backslashes are not allowed in paths")
+    try:
+        return validate_key(path)
+    except InvalidKey as exc:
+        raise ValueError(str(exc)) from exc
+
+
+class ManifestFile(_Strict):
+    path: Annotated[str, Field(min_length=1, max_length=1024),
+                    AfterValidator(_safe_path)]
+    size: int = Field(ge=0)
+    sha256: Sha256
+    content_type: str = Field(default="application/octet-stream", min_length=1,
+                              max_length=255)
+
+
+def _unique_paths(files: list[ManifestFile]) -> list[ManifestFile]:
+    seen: set[str] = set()
+    repeated = sorted({f.path for f in files if f.path in seen or seen.add(f.path)})
+    if repeated:
+        raise ValueError(f"paths repeated in the manifest: {', '.join(repeated[:20])}")
+    return files
+
+
+GitRef = Annotated[str, StringConstraints(min_length=1, max_length=255,
+                                          pattern=r"^[^\x00-\x1f\x7f\s]+$")]
+
+
+class BuildCreate(_Strict):
+    git_ref: GitRef
+    git_refs: list[GitRef] | None = None
+    alternate_name: Annotated[str, StringConstraints(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")] | None = None
+    manifest: Annotated[list[ManifestFile], AfterValidator(_unique_paths)]
+    ci: dict[str, Any] = Field(default_factory=dict)
+
+
+class BuildUpdate(_Strict):
+    status: Literal["uploaded"]
+
+
+class UploadInstruction(BaseModel):
+    path: str
+    url: str
+    method: str
+    headers: dict[str, str]
+
+
+class BuildPublic(BaseModel):
+    id: str
+    git_ref: str
+    git_refs: list[str]
+    alternate_name: str | None
+    status: str
+    uploader: str | None
+    ci: dict[str, Any]
+    file_count: int
+    total_size: int
+    error: str | None
+    created: datetime
+    uploaded: datetime | None
+    completed: datetime | None
+
+
+class BuildCreated(BuildPublic):
+    uploads: list[UploadInstruction]
+    reused: int
+
+
+class BuildConfirmed(BuildPublic):
+    editions: list[str]
+
+
+class TokenCreate(_Strict):
+    role: Role
+    name: str = Field(default="", max_length=200)
+    expires: datetime | None = None
+

@@ -1,0 +1,50 @@
+"""The keeper ASGI application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from sqlmodel import Session
+
+from keeper import __version__
+from keeper.api.errors import install_error_handlers
+from keeper.api.routes import builds, editions, orgs, products, tokens, uploads
+from keeper.config import Settings, get_settings
+from keeper.db.engine import make_engine
+from keeper.db.migrate import upgrade
+from keeper.services.auth import ensure_bootstrap_token
+from keeper.services.runtime import Runtime
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url)
+        upgrade(engine)
+        if settings.bootstrap_token is not None:
+            with Session(engine) as session:
+                ensure_bootstrap_token(session, settings.bootstrap_token.get_secret_value())
+                session.commit()
+        app.state.engine = engine
+        app.state.runtime = Runtime.from_settings(settings)
+        yield
+        engine.dispose()
+
+    app = FastAPI(title="keeper", version=__version__, lifespan=lifespan,
+                  description="Documentation builds, editions and the rules "
+                              "that re-point them.")
+    install_error_handlers(app)
+    api = APIRouter(prefix="/api")
+    for module in (orgs, products, editions, builds, tokens, uploads):
+        api.include_router(module.router)
+    app.include_router(api)
+
+    @app.get("/api", tags=["meta"])
+    def root() -> dict[str, str]:
+        return {"name": "keeper", "version": __version__}
+
+    return app

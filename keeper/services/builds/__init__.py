@@ -1,0 +1,1 @@
+"""Build use cases: register, confirm, delete."""

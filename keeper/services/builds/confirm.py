@@ -1,0 +1,100 @@
+"""Confirming a build: verify every object, then publish by rule."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlmodel import Session, select
+
+from keeper.db import Build, BuildFile, BuildStatus, Edition, Organization, Product
+from keeper.db.types import utcnow
+from keeper.services.errors import Conflict, VerificationFailed
+from keeper.services.publish import apply_tracking, lock_product
+from keeper.services.runtime import Runtime
+from keeper.services.stores import build_prefix
+from keeper.storage import ObjectNotFound, ObjectStore
+
+_HASH_WORKERS = 8
+#: How many faulty files an error message names before summarising.
+_NAMED_FAULTS = 20
+
+
+def confirm_build(session: Session, runtime: Runtime, org: Organization,
+                  product: Product, build: Build, *,
+                  actor: str | None) -> tuple[Build, list[Edition]]:
+    """Mark ``build`` uploaded, verify it and re-point editions.
+
+    Confirming a complete build again is a no-op, so a client retrying after
+    a lost response is safe. A failed verification leaves every edition as it
+    was; re-uploading the missing files and confirming again completes it.
+    """
+    if build.status == BuildStatus.complete:
+        return build, []
+    build.status = BuildStatus.uploaded
+    build.uploaded = utcnow()
+    build.error = None
+    session.add(build)
+    session.commit()
+
+    faults = _verify(session, runtime.stores.for_org(org), product, build)
+    if faults:
+        build.status = BuildStatus.failed
+        build.error = _describe(faults)
+        session.add(build)
+        session.commit()
+        raise VerificationFailed(build.error)
+
+    lock_product(session, product)
+    session.refresh(build)
+    if build.status != BuildStatus.uploaded:
+        # Someone else confirmed (or deleted) it while we verified.
+        session.rollback()
+        if build.status == BuildStatus.complete:
+            return build, []
+        raise Conflict(f"build {build.public_id!r} changed to {build.status} meanwhile")
+    build.status = BuildStatus.complete
+    build.completed = utcnow()
+    session.add(build)
+    moved = apply_tracking(session, product, build, actor=actor)
+    session.commit()
+    session.refresh(build)
+    for edition in moved:
+        session.refresh(edition)
+    return build, moved
+
+
+def _verify(session: Session, store: ObjectStore, product: Product,
+            build: Build) -> list[str]:
+    files = list(session.exec(select(BuildFile).where(BuildFile.build_id == build.id)))
+    prefix = build_prefix(product, build)
+    # One listing gives every size; far cheaper than a HEAD per object.
+    sizes = {info.key[len(prefix):]: info.size for info in store.list(prefix)}
+    faults: list[str] = []
+    to_hash: list[BuildFile] = []
+    for f in files:
+        size = sizes.get(f.path)
+        if size is None:
+            faults.append(f"{f.path} (missing)")
+        elif size != f.size:
+            faults.append(f"{f.path} (size {size}, manifest says {f.size})")
+        elif not f.reused:
+            # Reused objects were copied from an already verified build.
+            to_hash.append(f)
+
+    def check(f: BuildFile) -> str | None:
+        try:
+            digest = store.sha256(prefix + f.path)
+        except ObjectNotFound:
+            return f"{f.path} (missing)"
+        return None if digest == f.sha256 else f"{f.path} (sha256 differs)"
+
+    with ThreadPoolExecutor(_HASH_WORKERS) as pool:
+        faults += [fault for fault in pool.map(check, to_hash) if fault]
+    return sorted(faults)
+
+
+def _describe(faults: list[str]) -> str:
+    named = ", ".join(faults[:_NAMED_FAULTS])
+    more = len(faults) - _NAMED_FAULTS
+    tail = f" and {more} more" if more > 0 else ""
+    return f"{len(faults)} file(s) missing or not as in the manifest: {named}{tail}"

@@ -1,0 +1,24 @@
+"""Deleting a build and its objects."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
+
+from keeper.db import Build, BuildFile, Edition, Organization, Product
+from keeper.services.errors import Conflict
+from keeper.services.stores import StoreProvider, build_prefix
+
+
+def delete_build(session: Session, stores: StoreProvider, org: Organization,
+                 product: Product, build: Build) -> None:
+    serving = session.exec(select(Edition.slug).where(Edition.build_id == build.id)).all()
+    if serving:
+        raise Conflict(
+            f"build {build.public_id!r} is what edition(s) {', '.join(serving)} "
+            "show; point them elsewhere first"
+        )
+    session.execute(delete(BuildFile).where(col(BuildFile.build_id) == build.id))
+    session.delete(build)
+    session.commit()
+    stores.for_org(org).delete_prefix(build_prefix(product, build))

@@ -1,0 +1,51 @@
+"""Organization use cases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, func, select
+
+from keeper.db import Organization, Product, Token
+from keeper.db.types import utcnow
+from keeper.services.errors import Conflict
+from keeper.services.lookup import get_org
+
+
+def create_org(session: Session, **fields: Any) -> Organization:
+    if session.exec(
+        select(Organization).where(Organization.slug == fields["slug"])
+    ).first():
+        raise Conflict(f"organization {fields['slug']!r} already exists")
+    org = Organization(**fields)
+    session.add(org)
+    session.commit()
+    session.refresh(org)
+    return org
+
+
+def update_org(session: Session, org: Organization, changes: dict[str, Any]) -> Organization:
+    for name, value in changes.items():
+        setattr(org, name, value)
+    org.updated = utcnow()
+    session.add(org)
+    session.commit()
+    session.refresh(org)
+    return org
+
+
+def delete_org(session: Session, slug: str) -> None:
+    org = get_org(session, slug)
+    # Deleting an org with products would silently take their builds with
+    # it; make the admin delete those deliberately first.
+    products = session.exec(
+        select(func.count()).select_from(Product).where(Product.org_id == org.id)
+    ).one()
+    if products:
+        raise Conflict(
+            f"organization {slug!r} still has {products} product(s); delete them first"
+        )
+    for token in session.exec(select(Token).where(Token.org_id == org.id)):
+        session.delete(token)
+    session.delete(org)
+    session.commit()

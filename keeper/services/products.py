@@ -1,0 +1,68 @@
+"""Product use cases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
+
+from keeper.db import (
+    MAIN_EDITION,
+    Build,
+    BuildFile,
+    Edition,
+    EditionHistory,
+    EditionKind,
+    Organization,
+    Product,
+)
+from keeper.db.types import utcnow
+from keeper.services.errors import Conflict
+from keeper.services.stores import StoreProvider, product_prefix
+
+
+def create_product(session: Session, org: Organization, **fields: Any) -> Product:
+    if session.exec(
+        select(Product).where(Product.org_id == org.id, Product.slug == fields["slug"])
+    ).first():
+        raise Conflict(f"product {fields['slug']!r} already exists in {org.slug!r}")
+    product = Product(org_id=org.id, **fields)
+    session.add(product)
+    session.flush()
+    # Every product is served at its root by __main, which follows `main`.
+    session.add(Edition(
+        product_id=product.id, slug=MAIN_EDITION, title="Latest",
+        kind=EditionKind.main, tracking_mode="git_ref",
+        tracking_params={"git_ref": "main"},
+    ))
+    session.commit()
+    session.refresh(product)
+    return product
+
+
+def update_product(session: Session, product: Product,
+                   changes: dict[str, Any]) -> Product:
+    for name, value in changes.items():
+        setattr(product, name, value)
+    product.updated = utcnow()
+    session.add(product)
+    session.commit()
+    session.refresh(product)
+    return product
+
+
+def delete_product(session: Session, stores: StoreProvider, org: Organization,
+                   product: Product) -> None:
+    """Delete the product with its editions, builds and stored objects."""
+    edition_ids = select(Edition.id).where(Edition.product_id == product.id)
+    session.execute(delete(EditionHistory).where(
+        col(EditionHistory.edition_id).in_(edition_ids)))
+    session.execute(delete(Edition).where(col(Edition.product_id) == product.id))
+    session.execute(delete(BuildFile).where(col(BuildFile.product_id) == product.id))
+    session.execute(delete(Build).where(col(Build.product_id) == product.id))
+    session.delete(product)
+    session.commit()
+    # Objects go after the rows: a crash in between leaves unreferenced
+    # objects (harmless), never rows pointing at missing objects.
+    stores.for_org(org).delete_prefix(product_prefix(product))

@@ -1,0 +1,47 @@
+"""Which object store holds an organization's builds, and where in it."""
+
+from __future__ import annotations
+
+import threading
+
+from keeper.db import Build, Organization, Product
+from keeper.storage import ObjectStore
+from keeper.storage.factory import child, store_from_url
+
+
+class StoreProvider:
+    """Hands out one store per organization, built once and reused.
+
+    An org without its own ``storage_url`` shares keeper's store under a
+    prefix named for its slug.
+    """
+
+    def __init__(self, default_url: str) -> None:
+        self._default_url = default_url
+        self._default: ObjectStore | None = None
+        self._by_url: dict[str, ObjectStore] = {}
+        self._lock = threading.Lock()
+
+    def default(self) -> ObjectStore:
+        with self._lock:
+            if self._default is None:
+                self._default = store_from_url(self._default_url)
+            return self._default
+
+    def for_org(self, org: Organization) -> ObjectStore:
+        if not org.storage_url:
+            return child(self.default(), org.slug)
+        with self._lock:
+            store = self._by_url.get(org.storage_url)
+            if store is None:
+                store = store_from_url(org.storage_url)
+                self._by_url[org.storage_url] = store
+            return store
+
+
+def product_prefix(product: Product) -> str:
+    return f"{product.slug}/"
+
+
+def build_prefix(product: Product, build: Build) -> str:
+    return f"{product.slug}/builds/{build.public_id}/"
