@@ -27,16 +27,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         upgrade(engine)
         if settings.bootstrap_token is not None:
             with Session(engine) as session:
-                ensure_bootstrap_token(session, settings.bootstrap_token.get_secret_value())
+                ensure_bootstrap_token(
+                    session, settings.bootstrap_token.get_secret_value()
+                )
                 session.commit()
         app.state.engine = engine
         app.state.runtime = Runtime.from_settings(settings)
         yield
         engine.dispose()
 
-    app = FastAPI(title="keeper", version=__version__, lifespan=lifespan,
-                  description="Documentation builds, editions and the rules "
-                              "that re-point them.")
+    app = FastAPI(
+        title="keeper",
+        version=__version__,
+        lifespan=lifespan,
+        description="Documentation builds, editions and the rules that re-point them.",
+    )
     install_error_handlers(app)
     api = APIRouter(prefix="/api")
     for module in (orgs, products, editions, builds, tokens, uploads):

@@ -31,8 +31,14 @@ def serve(host: str, port: int, workers: int) -> None:
     """Serve the API (the schema is created or migrated first)."""
     import uvicorn
 
-    uvicorn.run("keeper.app:create_app", factory=True, host=host, port=port,
-                workers=workers, proxy_headers=True)
+    uvicorn.run(
+        "keeper.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+    )
 
 
 @main.group()
@@ -58,18 +64,21 @@ def token() -> None:
 @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
 @click.option("--name", default="", help="A label to recognise the token by.")
 @click.option("--expires-in-days", type=click.IntRange(min=1), default=None)
-def token_create(org_slug: str | None, role: str, name: str,
-                 expires_in_days: int | None) -> None:
+def token_create(
+    org_slug: str | None, role: str, name: str, expires_in_days: int | None
+) -> None:
     """Create a token and print it (it is shown only this once)."""
     engine = make_engine(get_settings().database_url)
     upgrade(engine)
-    expires = (datetime.now(UTC) + timedelta(days=expires_in_days)
-               if expires_in_days else None)
+    expires = (
+        datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
+    )
     with Session(engine) as session:
         try:
             org = get_org(session, org_slug) if org_slug else None
-            _, secret = create_token(session, role=Role(role), org=org, name=name,
-                                     expires=expires)
+            _, secret = create_token(
+                session, role=Role(role), org=org, name=name, expires=expires
+            )
         except KeeperError as exc:
             raise click.ClickException(exc.msg) from exc
         session.commit()

@@ -43,10 +43,11 @@ def get_principal(request: Request, session: SessionDep) -> Principal | None:
 PrincipalDep = Annotated[Principal | None, Depends(get_principal)]
 
 
-def get_page(request: Request,
-             limit: Annotated[int | None, Query(ge=1)] = None,
-             after: Annotated[int | None, Query(ge=0, description="cursor")] = None,
-             ) -> Page:
+def get_page(
+    request: Request,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+    after: Annotated[int | None, Query(ge=0, description="cursor")] = None,
+) -> Page:
     settings = request.app.state.runtime.settings
     if limit is not None and limit > settings.max_page_size:
         raise Invalid(f"limit may be at most {settings.max_page_size}")

@@ -11,14 +11,23 @@ from starlette.exceptions import HTTPException
 from keeper.services.errors import KeeperError
 from keeper.storage import StorageError
 
-_HTTP_TYPES = {401: "unauthorized", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed", 409: "conflict", 413: "too_large"}
+_HTTP_TYPES = {
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+}
 
 
 def error_response(status: int, error_type: str, msg: str) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse({"detail": [{"type": error_type, "msg": msg}]},
-                        status_code=status, headers=headers)
+    return JSONResponse(
+        {"detail": [{"type": error_type, "msg": msg}]},
+        status_code=status,
+        headers=headers,
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -28,14 +37,22 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:
-        return error_response(exc.status_code,
-                              _HTTP_TYPES.get(exc.status_code, "http_error"),
-                              str(exc.detail))
+        return error_response(
+            exc.status_code,
+            _HTTP_TYPES.get(exc.status_code, "http_error"),
+            str(exc.detail),
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        detail = [{"type": e.get("type", "invalid"), "msg": e.get("msg", ""),
-                   "loc": list(e.get("loc", ()))} for e in exc.errors()]
+        detail = [
+            {
+                "type": e.get("type", "invalid"),
+                "msg": e.get("msg", ""),
+                "loc": list(e.get("loc", ())),
+            }
+            for e in exc.errors()
+        ]
         return JSONResponse({"detail": jsonable_encoder(detail)}, status_code=422)
 
     @app.exception_handler(StorageError)

@@ -30,44 +30,64 @@ def org_public(org: Organization) -> schemas.OrgPublic:
 
 def product_public(org: Organization, product: Product) -> schemas.ProductPublic:
     return schemas.ProductPublic(
-        org=org.slug, slug=product.slug, title=product.title,
+        org=org.slug,
+        slug=product.slug,
+        title=product.title,
         source_repo_url=product.source_repo_url,
         published_url=product_url(org, product),
-        created=product.created, updated=product.updated,
+        created=product.created,
+        updated=product.updated,
     )
 
 
-def edition_public(session: Session, org: Organization, product: Product,
-                   edition: Edition) -> schemas.EditionPublic:
+def edition_public(
+    session: Session, org: Organization, product: Product, edition: Edition
+) -> schemas.EditionPublic:
     build = build_by_id(session, edition.build_id)
     root = product_url(org, product)
     url = None
     if root:
         url = root if edition.slug == MAIN_EDITION else f"{root}v/{edition.slug}/"
     return schemas.EditionPublic(
-        slug=edition.slug, title=edition.title, kind=edition.kind,
+        slug=edition.slug,
+        title=edition.title,
+        kind=edition.kind,
         tracking_mode=edition.tracking_mode,
         tracking_params=edition.tracking_params or {},
-        build_id=build.public_id if build else None, hidden=edition.hidden,
-        published_url=url, created=edition.created, updated=edition.updated,
+        build_id=build.public_id if build else None,
+        hidden=edition.hidden,
+        published_url=url,
+        created=edition.created,
+        updated=edition.updated,
         published=edition.published,
     )
 
 
 def history_entry(row: EditionHistory) -> schemas.HistoryEntry:
     return schemas.HistoryEntry(
-        build_id=row.build_public_id, previous_build_id=row.previous_build_public_id,
-        reason=row.reason, actor=row.actor, created=row.created,
+        build_id=row.build_public_id,
+        previous_build_id=row.previous_build_public_id,
+        reason=row.reason,
+        actor=row.actor,
+        created=row.created,
     )
 
 
 def build_fields(build: Build) -> dict[str, object]:
     return dict(
-        id=build.public_id, git_ref=build.git_ref, git_refs=build.git_refs or [],
-        alternate_name=build.alternate_name, status=build.status,
-        uploader=build.uploader, ci=build.ci or {}, file_count=build.file_count,
-        total_size=build.total_size, error=build.error, created=build.created,
-        uploaded=build.uploaded, completed=build.completed,
+        id=build.public_id,
+        git_ref=build.git_ref,
+        git_refs=build.git_refs or [],
+        alternate_name=build.alternate_name,
+        status=build.status,
+        uploader=build.uploader,
+        ci=build.ci or {},
+        file_count=build.file_count,
+        total_size=build.total_size,
+        error=build.error,
+        created=build.created,
+        uploaded=build.uploaded,
+        completed=build.completed,
     )
 
 

@@ -10,7 +10,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from keeper.db import EditionKind, Role
 from keeper.storage.base import InvalidKey, validate_key
 
-Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
+Slug = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+]
 EditionSlug = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 ]
@@ -131,12 +133,14 @@ def _safe_path(path: str) -> str:
 
 
 class ManifestFile(_Strict):
-    path: Annotated[str, Field(min_length=1, max_length=1024),
-                    AfterValidator(_safe_path)]
+    path: Annotated[
+        str, Field(min_length=1, max_length=1024), AfterValidator(_safe_path)
+    ]
     size: int = Field(ge=0)
     sha256: Sha256
-    content_type: str = Field(default="application/octet-stream", min_length=1,
-                              max_length=255)
+    content_type: str = Field(
+        default="application/octet-stream", min_length=1, max_length=255
+    )
 
 
 def _unique_paths(files: list[ManifestFile]) -> list[ManifestFile]:
@@ -147,15 +151,19 @@ def _unique_paths(files: list[ManifestFile]) -> list[ManifestFile]:
     return files
 
 
-GitRef = Annotated[str, StringConstraints(min_length=1, max_length=255,
-                                          pattern=r"^[^\x00-\x1f\x7f\s]+$")]
+GitRef = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f\s]+$"),
+]
 
 
 class BuildCreate(_Strict):
     git_ref: GitRef
     git_refs: list[GitRef] | None = None
-    alternate_name: Annotated[str, StringConstraints(
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")] | None = None
+    alternate_name: (
+        Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
+        | None
+    ) = None
     manifest: Annotated[list[ManifestFile], AfterValidator(_unique_paths)]
     ci: dict[str, Any] = Field(default_factory=dict)
 
@@ -200,4 +208,3 @@ class TokenCreate(_Strict):
     role: Role
     name: str = Field(default="", max_length=200)
     expires: datetime | None = None
-

@@ -76,8 +76,9 @@ def ensure_bootstrap_token(session: Session, secret: str) -> None:
     digest = hash_token(secret)
     if session.exec(select(Token).where(Token.token_hash == digest)).first():
         return
-    create_token(session, role=Role.superadmin, org=None, name="bootstrap",
-                 secret=secret)
+    create_token(
+        session, role=Role.superadmin, org=None, name="bootstrap", secret=secret
+    )
 
 
 def authenticate(session: Session, secret: str) -> Principal:
@@ -94,13 +95,16 @@ def authenticate(session: Session, secret: str) -> Principal:
         session.add(token)
         session.commit()
     return Principal(
-        token_id=token.id, role=Role(token.role), org_id=token.org_id,
+        token_id=token.id,
+        role=Role(token.role),
+        org_id=token.org_id,
         name=token.name,
     )
 
 
-def authorize(principal: Principal | None, org: Organization | None,
-              needed: Role) -> Principal:
+def authorize(
+    principal: Principal | None, org: Organization | None, needed: Role
+) -> Principal:
     """Raise unless ``principal`` holds ``needed`` (or more) within ``org``.
 
     ``org=None`` means a platform-wide action that only a superadmin may take.

@@ -22,32 +22,62 @@ def _tracking(mode: str, params: Any) -> dict[str, Any]:
         raise Invalid(str(exc)) from exc
 
 
-def create_edition(session: Session, product: Product, *, slug: str, title: str | None,
-                   kind: str, tracking_mode: str, tracking_params: dict[str, Any],
-                   build: str | None, hidden: bool, actor: str | None) -> Edition:
+def create_edition(
+    session: Session,
+    product: Product,
+    *,
+    slug: str,
+    title: str | None,
+    kind: str,
+    tracking_mode: str,
+    tracking_params: dict[str, Any],
+    build: str | None,
+    hidden: bool,
+    actor: str | None,
+) -> Edition:
     params = _tracking(tracking_mode, tracking_params)
     lock_product(session, product)
     if find_edition(session, product, slug) is not None:
         raise Conflict(f"edition {slug!r} already exists in {product.slug!r}")
-    edition = Edition(product_id=product.id, slug=slug, title=title or slug, kind=kind,
-                      tracking_mode=tracking_mode, tracking_params=params,
-                      hidden=hidden)
+    edition = Edition(
+        product_id=product.id,
+        slug=slug,
+        title=title or slug,
+        kind=kind,
+        tracking_mode=tracking_mode,
+        tracking_params=params,
+        hidden=hidden,
+    )
     session.add(edition)
     session.flush()
     # A new edition shows something at once: the named build, or the build
     # its rule would have picked among those already published.
-    target = (_complete_build(session, product, build) if build
-              else best_existing_build(session, product, edition))
+    target = (
+        _complete_build(session, product, build)
+        if build
+        else best_existing_build(session, product, edition)
+    )
     if target is not None:
-        point_edition(session, edition, target, reason="manual" if build else "tracking",
-                      actor=actor)
+        point_edition(
+            session,
+            edition,
+            target,
+            reason="manual" if build else "tracking",
+            actor=actor,
+        )
     session.commit()
     session.refresh(edition)
     return edition
 
 
-def update_edition(session: Session, product: Product, edition: Edition,
-                   changes: dict[str, Any], *, actor: str | None) -> Edition:
+def update_edition(
+    session: Session,
+    product: Product,
+    edition: Edition,
+    changes: dict[str, Any],
+    *,
+    actor: str | None,
+) -> Edition:
     lock_product(session, product)
     if "slug" in changes and changes["slug"] != edition.slug:
         if edition.slug == MAIN_EDITION or changes["slug"] == MAIN_EDITION:
@@ -65,18 +95,34 @@ def update_edition(session: Session, product: Product, edition: Edition,
     edition.updated = utcnow()
     session.add(edition)
     if build is not None:
-        point_edition(session, edition, _complete_build(session, product, build),
-                      reason="manual", actor=actor)
+        point_edition(
+            session,
+            edition,
+            _complete_build(session, product, build),
+            reason="manual",
+            actor=actor,
+        )
     session.commit()
     session.refresh(edition)
     return edition
 
 
-def rollback_edition(session: Session, product: Product, edition: Edition,
-                     build: str, *, actor: str | None) -> Edition:
+def rollback_edition(
+    session: Session,
+    product: Product,
+    edition: Edition,
+    build: str,
+    *,
+    actor: str | None,
+) -> Edition:
     lock_product(session, product)
-    point_edition(session, edition, _complete_build(session, product, build),
-                  reason="rollback", actor=actor)
+    point_edition(
+        session,
+        edition,
+        _complete_build(session, product, build),
+        reason="rollback",
+        actor=actor,
+    )
     session.commit()
     session.refresh(edition)
     return edition
@@ -85,8 +131,9 @@ def rollback_edition(session: Session, product: Product, edition: Edition,
 def delete_edition(session: Session, edition: Edition) -> None:
     if edition.slug == MAIN_EDITION:
         raise Conflict(f"{MAIN_EDITION!r} is the product's default edition and stays")
-    session.execute(delete(EditionHistory).where(
-        col(EditionHistory.edition_id) == edition.id))
+    session.execute(
+        delete(EditionHistory).where(col(EditionHistory.edition_id) == edition.id)
+    )
     session.delete(edition)
     session.commit()
 

@@ -39,8 +39,9 @@ def get_edition(session: Session, product: Product, slug: str) -> Edition:
 
 def get_build(session: Session, product: Product, public_id: str) -> Build:
     build = session.exec(
-        select(Build).where(Build.product_id == product.id,
-                            Build.public_id == public_id)
+        select(Build).where(
+            Build.product_id == product.id, Build.public_id == public_id
+        )
     ).first()
     if build is None:
         raise NotFound(f"no build {public_id!r} in product {product.slug!r}")

@@ -24,7 +24,9 @@ def create_org(session: Session, **fields: Any) -> Organization:
     return org
 
 
-def update_org(session: Session, org: Organization, changes: dict[str, Any]) -> Organization:
+def update_org(
+    session: Session, org: Organization, changes: dict[str, Any]
+) -> Organization:
     for name, value in changes.items():
         setattr(org, name, value)
     org.updated = utcnow()

@@ -25,12 +25,14 @@ class PageResult(Generic[T]):
     next_after: int | None
 
 
-def paginate(session: Session, query: SelectOfScalar[Any], id_column: Any,
-             page: Page) -> PageResult[Any]:
+def paginate(
+    session: Session, query: SelectOfScalar[Any], id_column: Any, page: Page
+) -> PageResult[Any]:
     column = col(id_column)
     if page.after is not None:
-        query = query.where(column < page.after if page.newest_first
-                            else column > page.after)
+        query = query.where(
+            column < page.after if page.newest_first else column > page.after
+        )
     query = query.order_by(column.desc() if page.newest_first else column)
     rows = list(session.exec(query.limit(page.limit + 1)))
     more = len(rows) > page.limit

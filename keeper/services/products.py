@@ -31,18 +31,24 @@ def create_product(session: Session, org: Organization, **fields: Any) -> Produc
     session.add(product)
     session.flush()
     # Every product is served at its root by __main, which follows `main`.
-    session.add(Edition(
-        product_id=product.id, slug=MAIN_EDITION, title="Latest",
-        kind=EditionKind.main, tracking_mode="git_ref",
-        tracking_params={"git_ref": "main"},
-    ))
+    session.add(
+        Edition(
+            product_id=product.id,
+            slug=MAIN_EDITION,
+            title="Latest",
+            kind=EditionKind.main,
+            tracking_mode="git_ref",
+            tracking_params={"git_ref": "main"},
+        )
+    )
     session.commit()
     session.refresh(product)
     return product
 
 
-def update_product(session: Session, product: Product,
-                   changes: dict[str, Any]) -> Product:
+def update_product(
+    session: Session, product: Product, changes: dict[str, Any]
+) -> Product:
     for name, value in changes.items():
         setattr(product, name, value)
     product.updated = utcnow()
@@ -52,12 +58,14 @@ def update_product(session: Session, product: Product,
     return product
 
 
-def delete_product(session: Session, stores: StoreProvider, org: Organization,
-                   product: Product) -> None:
+def delete_product(
+    session: Session, stores: StoreProvider, org: Organization, product: Product
+) -> None:
     """Delete the product with its editions, builds and stored objects."""
     edition_ids = select(Edition.id).where(Edition.product_id == product.id)
-    session.execute(delete(EditionHistory).where(
-        col(EditionHistory.edition_id).in_(edition_ids)))
+    session.execute(
+        delete(EditionHistory).where(col(EditionHistory.edition_id).in_(edition_ids))
+    )
     session.execute(delete(Edition).where(col(Edition.product_id) == product.id))
     session.execute(delete(BuildFile).where(col(BuildFile.product_id) == product.id))
     session.execute(delete(Build).where(col(Build.product_id) == product.id))

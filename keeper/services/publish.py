@@ -62,30 +62,41 @@ def edition_facts(edition: Edition) -> EditionFacts:
     )
 
 
-def point_edition(session: Session, edition: Edition, build: Build | None, *,
-                  reason: str, actor: str | None) -> None:
+def point_edition(
+    session: Session,
+    edition: Edition,
+    build: Build | None,
+    *,
+    reason: str,
+    actor: str | None,
+) -> None:
     previous = build_by_id(session, edition.build_id)
     edition.build_id = build.id if build else None
     edition.published = edition.updated = utcnow()
     session.add(edition)
-    session.add(EditionHistory(
-        edition_id=edition.id,
-        build_public_id=build.public_id if build else None,
-        previous_build_public_id=previous.public_id if previous else None,
-        reason=reason,
-        actor=actor,
-    ))
+    session.add(
+        EditionHistory(
+            edition_id=edition.id,
+            build_public_id=build.public_id if build else None,
+            previous_build_public_id=previous.public_id if previous else None,
+            reason=reason,
+            actor=actor,
+        )
+    )
 
 
-def apply_tracking(session: Session, product: Product, build: Build, *,
-                   actor: str | None) -> list[Edition]:
+def apply_tracking(
+    session: Session, product: Product, build: Build, *, actor: str | None
+) -> list[Edition]:
     """Move every edition whose rule prefers ``build``; returns those moved.
 
     Creates the semver major/minor editions a release tag implies and a
     draft edition when no edition tracks the build's ref at all.
     The caller holds :func:`lock_product`.
     """
-    editions = list(session.exec(select(Edition).where(Edition.product_id == product.id)))
+    editions = list(
+        session.exec(select(Edition).where(Edition.product_id == product.id))
+    )
     editions += _auto_create(session, product, build, editions)
     candidate = build_facts(build)
     moved = []
@@ -98,14 +109,17 @@ def apply_tracking(session: Session, product: Product, build: Build, *,
     return moved
 
 
-def _auto_create(session: Session, product: Product, build: Build,
-                 editions: list[Edition]) -> list[Edition]:
+def _auto_create(
+    session: Session, product: Product, build: Build, editions: list[Edition]
+) -> list[Edition]:
     slugs = {e.slug for e in editions}
     created = []
     if build.alternate_name is None:
         for slug, mode, params in version_editions_for(build.git_ref):
             if slug not in slugs:
-                kind = EditionKind.major if mode == "semver_major" else EditionKind.minor
+                kind = (
+                    EditionKind.major if mode == "semver_major" else EditionKind.minor
+                )
                 created.append(_new_edition(session, product, slug, kind, mode, params))
                 slugs.add(slug)
     facts = build_facts(build)
@@ -115,15 +129,31 @@ def _auto_create(session: Session, product: Product, build: Build,
             kind, mode = EditionKind.alternate, "alternate_git_ref"
             params = {"git_ref": build.git_ref, "alternate_name": build.alternate_name}
         else:
-            kind, mode, params = EditionKind.draft, "git_ref", {"git_ref": build.git_ref}
+            kind, mode, params = (
+                EditionKind.draft,
+                "git_ref",
+                {"git_ref": build.git_ref},
+            )
         created.append(_new_edition(session, product, slug, kind, mode, params))
     return created
 
 
-def _new_edition(session: Session, product: Product, slug: str, kind: EditionKind,
-                 mode: str, params: dict[str, object]) -> Edition:
-    edition = Edition(product_id=product.id, slug=slug, title=slug, kind=kind,
-                      tracking_mode=mode, tracking_params=params)
+def _new_edition(
+    session: Session,
+    product: Product,
+    slug: str,
+    kind: EditionKind,
+    mode: str,
+    params: dict[str, object],
+) -> Edition:
+    edition = Edition(
+        product_id=product.id,
+        slug=slug,
+        title=slug,
+        kind=kind,
+        tracking_mode=mode,
+        tracking_params=params,
+    )
     session.add(edition)
     session.flush()
     return edition
@@ -138,8 +168,9 @@ def _free_slug(slug: str, taken: set[str]) -> str:
     return f"{slug}-{n}"
 
 
-def best_existing_build(session: Session, product: Product,
-                        edition: Edition) -> Build | None:
+def best_existing_build(
+    session: Session, product: Product, edition: Edition
+) -> Build | None:
     """The complete build a new edition's rule picks among existing builds."""
     best: Build | None = None
     facts = edition_facts(edition)
@@ -149,7 +180,8 @@ def best_existing_build(session: Session, product: Product,
         .order_by(col(Build.id))
     )
     for build in builds:
-        if edition_should_update(facts, build_facts(build),
-                                 build_facts(best) if best else None):
+        if edition_should_update(
+            facts, build_facts(build), build_facts(best) if best else None
+        ):
             best = build
     return best

@@ -17,8 +17,13 @@ class Runtime:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
-        secret = (settings.secret_key.get_secret_value().encode()
-                  if settings.secret_key
-                  else load_or_create_secret(settings.secret_key_file))
-        return cls(settings=settings, stores=StoreProvider(settings.storage_url),
-                   signer=UploadSigner(secret))
+        secret = (
+            settings.secret_key.get_secret_value().encode()
+            if settings.secret_key
+            else load_or_create_secret(settings.secret_key_file)
+        )
+        return cls(
+            settings=settings,
+            stores=StoreProvider(settings.storage_url),
+            signer=UploadSigner(secret),
+        )

@@ -31,9 +31,11 @@ class UploadSigner:
         self._secret = secret
 
     def sign(self, grant: UploadGrant) -> str:
-        payload = _b64(json.dumps(
-            [grant.org, grant.key, grant.size, grant.expires], separators=(",", ":")
-        ).encode())
+        payload = _b64(
+            json.dumps(
+                [grant.org, grant.key, grant.size, grant.expires], separators=(",", ":")
+            ).encode()
+        )
         return f"{payload}.{self._mac(payload)}"
 
     def verify(self, token: str, *, now: float | None = None) -> UploadGrant:

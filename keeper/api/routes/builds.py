@@ -27,31 +27,57 @@ router = APIRouter(prefix="/orgs/{org}/products/{product}/builds", tags=["builds
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def create_build(org: str, product: str, body: BuildCreate, session: SessionDep,
-                 runtime: RuntimeDep, principal: PrincipalDep) -> BuildCreated:
+def create_build(
+    org: str,
+    product: str,
+    body: BuildCreate,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+) -> BuildCreated:
     o = get_org(session, org)
     who = authorize(principal, o, Role.uploader)
     p = get_product(session, o, product)
     build, uploads = register_build(
-        session, runtime, o, p, git_ref=body.git_ref, git_refs=body.git_refs,
-        alternate_name=body.alternate_name, ci=body.ci, uploader=who.label,
+        session,
+        runtime,
+        o,
+        p,
+        git_ref=body.git_ref,
+        git_refs=body.git_refs,
+        alternate_name=body.alternate_name,
+        ci=body.ci,
+        uploader=who.label,
         manifest=[ManifestEntry(**f.model_dump()) for f in body.manifest],
     )
-    return BuildCreated.model_validate({
-        **build_fields(build),
-        "uploads": [UploadInstruction(path=u.path, url=u.target.url,
-                                      method=u.target.method, headers=u.target.headers)
-                    for u in uploads],
-        "reused": build.file_count - len(uploads),
-    })
+    return BuildCreated.model_validate(
+        {
+            **build_fields(build),
+            "uploads": [
+                UploadInstruction(
+                    path=u.path,
+                    url=u.target.url,
+                    method=u.target.method,
+                    headers=u.target.headers,
+                )
+                for u in uploads
+            ],
+            "reused": build.file_count - len(uploads),
+        }
+    )
 
 
 @router.get("")
-def list_builds(org: str, product: str, session: SessionDep, page: PageDep,
-                request: Request, response: Response,
-                git_ref: Annotated[str | None, Query()] = None,
-                status_: Annotated[str | None, Query(alias="status")] = None,
-                ) -> list[BuildPublic]:
+def list_builds(
+    org: str,
+    product: str,
+    session: SessionDep,
+    page: PageDep,
+    request: Request,
+    response: Response,
+    git_ref: Annotated[str | None, Query()] = None,
+    status_: Annotated[str | None, Query(alias="status")] = None,
+) -> list[BuildPublic]:
     p = get_product(session, get_org(session, org), product)
     query = select(Build).where(Build.product_id == p.id)
     if git_ref is not None:
@@ -71,21 +97,35 @@ def get_build_(org: str, product: str, build: str, session: SessionDep) -> Build
 
 
 @router.patch("/{build}")
-def update_build(org: str, product: str, build: str, body: BuildUpdate,
-                 session: SessionDep, runtime: RuntimeDep,
-                 principal: PrincipalDep) -> BuildConfirmed:
+def update_build(
+    org: str,
+    product: str,
+    build: str,
+    body: BuildUpdate,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+) -> BuildConfirmed:
     o = get_org(session, org)
     who = authorize(principal, o, Role.uploader)
     p = get_product(session, o, product)
-    confirmed, moved = confirm_build(session, runtime, o, p, get_build(session, p, build),
-                                     actor=who.label)
-    return BuildConfirmed.model_validate({**build_fields(confirmed),
-                                          "editions": [e.slug for e in moved]})
+    confirmed, moved = confirm_build(
+        session, runtime, o, p, get_build(session, p, build), actor=who.label
+    )
+    return BuildConfirmed.model_validate(
+        {**build_fields(confirmed), "editions": [e.slug for e in moved]}
+    )
 
 
 @router.delete("/{build}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_build_(org: str, product: str, build: str, session: SessionDep,
-                  runtime: RuntimeDep, principal: PrincipalDep) -> None:
+def delete_build_(
+    org: str,
+    product: str,
+    build: str,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+) -> None:
     o = get_org(session, org)
     authorize(principal, o, Role.admin)
     p = get_product(session, o, product)

@@ -22,8 +22,13 @@ router = APIRouter(prefix="/orgs/{org}/products/{product}/editions", tags=["edit
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def create_edition(org: str, product: str, body: EditionCreate, session: SessionDep,
-                   principal: PrincipalDep) -> EditionPublic:
+def create_edition(
+    org: str,
+    product: str,
+    body: EditionCreate,
+    session: SessionDep,
+    principal: PrincipalDep,
+) -> EditionPublic:
     o = get_org(session, org)
     who = authorize(principal, o, Role.admin)
     p = get_product(session, o, product)
@@ -32,38 +37,58 @@ def create_edition(org: str, product: str, body: EditionCreate, session: Session
 
 
 @router.get("")
-def list_editions(org: str, product: str, session: SessionDep, page: PageDep,
-                  request: Request, response: Response) -> list[EditionPublic]:
+def list_editions(
+    org: str,
+    product: str,
+    session: SessionDep,
+    page: PageDep,
+    request: Request,
+    response: Response,
+) -> list[EditionPublic]:
     o = get_org(session, org)
     p = get_product(session, o, product)
-    result = paginate(session, select(Edition).where(Edition.product_id == p.id),
-                      Edition.id, page)
+    result = paginate(
+        session, select(Edition).where(Edition.product_id == p.id), Edition.id, page
+    )
     link_next(request, response, result)
     return [edition_public(session, o, p, e) for e in result.items]
 
 
 @router.get("/{edition}")
-def get_edition_(org: str, product: str, edition: str,
-                 session: SessionDep) -> EditionPublic:
+def get_edition_(
+    org: str, product: str, edition: str, session: SessionDep
+) -> EditionPublic:
     o = get_org(session, org)
     p = get_product(session, o, product)
     return edition_public(session, o, p, get_edition(session, p, edition))
 
 
 @router.patch("/{edition}")
-def update_edition(org: str, product: str, edition: str, body: EditionUpdate,
-                   session: SessionDep, principal: PrincipalDep) -> EditionPublic:
+def update_edition(
+    org: str,
+    product: str,
+    edition: str,
+    body: EditionUpdate,
+    session: SessionDep,
+    principal: PrincipalDep,
+) -> EditionPublic:
     o = get_org(session, org)
     who = authorize(principal, o, Role.admin)
     p = get_product(session, o, product)
-    row = editions.update_edition(session, p, get_edition(session, p, edition),
-                                  body.model_dump(exclude_unset=True), actor=who.label)
+    row = editions.update_edition(
+        session,
+        p,
+        get_edition(session, p, edition),
+        body.model_dump(exclude_unset=True),
+        actor=who.label,
+    )
     return edition_public(session, o, p, row)
 
 
 @router.delete("/{edition}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_edition(org: str, product: str, edition: str, session: SessionDep,
-                   principal: PrincipalDep) -> None:
+def delete_edition(
+    org: str, product: str, edition: str, session: SessionDep, principal: PrincipalDep
+) -> None:
     o = get_org(session, org)
     authorize(principal, o, Role.admin)
     p = get_product(session, o, product)
@@ -71,9 +96,15 @@ def delete_edition(org: str, product: str, edition: str, session: SessionDep,
 
 
 @router.get("/{edition}/history")
-def edition_history(org: str, product: str, edition: str, session: SessionDep,
-                    page: PageDep, request: Request,
-                    response: Response) -> list[HistoryEntry]:
+def edition_history(
+    org: str,
+    product: str,
+    edition: str,
+    session: SessionDep,
+    page: PageDep,
+    request: Request,
+    response: Response,
+) -> list[HistoryEntry]:
     o = get_org(session, org)
     row = get_edition(session, get_product(session, o, product), edition)
     query = select(EditionHistory).where(EditionHistory.edition_id == row.id)
@@ -83,11 +114,18 @@ def edition_history(org: str, product: str, edition: str, session: SessionDep,
 
 
 @router.post("/{edition}/rollback")
-def rollback_edition(org: str, product: str, edition: str, body: RollbackRequest,
-                     session: SessionDep, principal: PrincipalDep) -> EditionPublic:
+def rollback_edition(
+    org: str,
+    product: str,
+    edition: str,
+    body: RollbackRequest,
+    session: SessionDep,
+    principal: PrincipalDep,
+) -> EditionPublic:
     o = get_org(session, org)
     who = authorize(principal, o, Role.admin)
     p = get_product(session, o, product)
-    row = editions.rollback_edition(session, p, get_edition(session, p, edition),
-                                    body.build, actor=who.label)
+    row = editions.rollback_edition(
+        session, p, get_edition(session, p, edition), body.build, actor=who.label
+    )
     return edition_public(session, o, p, row)

@@ -16,15 +16,17 @@ router = APIRouter(prefix="/orgs", tags=["organizations"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def create_org(body: OrgCreate, session: SessionDep,
-               principal: PrincipalDep) -> OrgPublic:
+def create_org(
+    body: OrgCreate, session: SessionDep, principal: PrincipalDep
+) -> OrgPublic:
     authorize(principal, None, Role.superadmin)
     return org_public(orgs.create_org(session, **body.model_dump()))
 
 
 @router.get("")
-def list_orgs(session: SessionDep, page: PageDep, request: Request,
-              response: Response) -> list[OrgPublic]:
+def list_orgs(
+    session: SessionDep, page: PageDep, request: Request, response: Response
+) -> list[OrgPublic]:
     result = paginate(session, select(Organization), Organization.id, page)
     link_next(request, response, result)
     return [org_public(o) for o in result.items]
@@ -36,11 +38,14 @@ def get_org_(org: str, session: SessionDep) -> OrgPublic:
 
 
 @router.patch("/{org}")
-def update_org(org: str, body: OrgUpdate, session: SessionDep,
-               principal: PrincipalDep) -> OrgPublic:
+def update_org(
+    org: str, body: OrgUpdate, session: SessionDep, principal: PrincipalDep
+) -> OrgPublic:
     row = get_org(session, org)
     authorize(principal, row, Role.admin)
-    return org_public(orgs.update_org(session, row, body.model_dump(exclude_unset=True)))
+    return org_public(
+        orgs.update_org(session, row, body.model_dump(exclude_unset=True))
+    )
 
 
 @router.delete("/{org}", status_code=status.HTTP_204_NO_CONTENT)

@@ -20,13 +20,15 @@ class TokenCreated(BaseModel):
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def create_org_token(org: str, body: TokenCreate, session: SessionDep,
-                     principal: PrincipalDep) -> TokenCreated:
+def create_org_token(
+    org: str, body: TokenCreate, session: SessionDep, principal: PrincipalDep
+) -> TokenCreated:
     row = get_org(session, org)
     authorize(principal, row, Role.admin)
     if body.role is Role.superadmin:
         raise Forbidden("superadmin tokens are made with 'keeper token create'")
-    token, secret = create_token(session, role=body.role, org=row, name=body.name,
-                                 expires=body.expires)
+    token, secret = create_token(
+        session, role=body.role, org=row, name=body.name, expires=body.expires
+    )
     session.commit()
     return TokenCreated(token=secret, role=token.role, name=token.name)

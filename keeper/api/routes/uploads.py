@@ -23,8 +23,9 @@ class TooLarge(KeeperError):
 
 
 @router.put("/{token}", status_code=status.HTTP_204_NO_CONTENT)
-async def put_object(token: str, request: Request, session: SessionDep,
-                     runtime: RuntimeDep) -> None:
+async def put_object(
+    token: str, request: Request, session: SessionDep, runtime: RuntimeDep
+) -> None:
     grant = runtime.signer.verify(token)
     store = runtime.stores.for_org(get_org(session, grant.org))
     with tempfile.SpooledTemporaryFile(_SPOOL_BYTES) as body:
@@ -32,8 +33,10 @@ async def put_object(token: str, request: Request, session: SessionDep,
         async for chunk in request.stream():
             received += len(chunk)
             if received > grant.size:
-                raise TooLarge(f"the upload is larger than the {grant.size} bytes "
-                               "the manifest declared")
+                raise TooLarge(
+                    f"the upload is larger than the {grant.size} bytes "
+                    "the manifest declared"
+                )
             body.write(chunk)
         body.seek(0)
         content_type = request.headers.get("content-type")

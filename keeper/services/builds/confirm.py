@@ -19,9 +19,15 @@ _HASH_WORKERS = 8
 _NAMED_FAULTS = 20
 
 
-def confirm_build(session: Session, runtime: Runtime, org: Organization,
-                  product: Product, build: Build, *,
-                  actor: str | None) -> tuple[Build, list[Edition]]:
+def confirm_build(
+    session: Session,
+    runtime: Runtime,
+    org: Organization,
+    product: Product,
+    build: Build,
+    *,
+    actor: str | None,
+) -> tuple[Build, list[Edition]]:
     """Mark ``build`` uploaded, verify it and re-point editions.
 
     Confirming a complete build again is a no-op, so a client retrying after
@@ -63,12 +69,13 @@ def confirm_build(session: Session, runtime: Runtime, org: Organization,
     return build, moved
 
 
-def _verify(session: Session, store: ObjectStore, product: Product,
-            build: Build) -> list[str]:
+def _verify(
+    session: Session, store: ObjectStore, product: Product, build: Build
+) -> list[str]:
     files = list(session.exec(select(BuildFile).where(BuildFile.build_id == build.id)))
     prefix = build_prefix(product, build)
     # One listing gives every size; far cheaper than a HEAD per object.
-    sizes = {info.key[len(prefix):]: info.size for info in store.list(prefix)}
+    sizes = {info.key[len(prefix) :]: info.size for info in store.list(prefix)}
     faults: list[str] = []
     to_hash: list[BuildFile] = []
     for f in files:

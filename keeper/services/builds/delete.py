@@ -10,9 +10,16 @@ from keeper.services.errors import Conflict
 from keeper.services.stores import StoreProvider, build_prefix
 
 
-def delete_build(session: Session, stores: StoreProvider, org: Organization,
-                 product: Product, build: Build) -> None:
-    serving = session.exec(select(Edition.slug).where(Edition.build_id == build.id)).all()
+def delete_build(
+    session: Session,
+    stores: StoreProvider,
+    org: Organization,
+    product: Product,
+    build: Build,
+) -> None:
+    serving = session.exec(
+        select(Edition.slug).where(Edition.build_id == build.id)
+    ).all()
     if serving:
         raise Conflict(
             f"build {build.public_id!r} is what edition(s) {', '.join(serving)} "

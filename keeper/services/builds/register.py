@@ -44,15 +44,30 @@ def new_public_id() -> str:
     return base64.b32encode(secrets.token_bytes(8)).decode().rstrip("=").lower()
 
 
-def register_build(session: Session, runtime: Runtime, org: Organization,
-                   product: Product, *, git_ref: str, git_refs: list[str] | None,
-                   alternate_name: str | None, manifest: list[ManifestEntry],
-                   ci: dict[str, Any], uploader: str | None) -> tuple[Build, list[Upload]]:
+def register_build(
+    session: Session,
+    runtime: Runtime,
+    org: Organization,
+    product: Product,
+    *,
+    git_ref: str,
+    git_refs: list[str] | None,
+    alternate_name: str | None,
+    manifest: list[ManifestEntry],
+    ci: dict[str, Any],
+    uploader: str | None,
+) -> tuple[Build, list[Upload]]:
     build = Build(
-        public_id=new_public_id(), product_id=product.id, git_ref=git_ref,
-        git_refs=git_refs or [git_ref], alternate_name=alternate_name,
-        status=BuildStatus.pending, uploader=uploader, ci=ci,
-        file_count=len(manifest), total_size=sum(e.size for e in manifest),
+        public_id=new_public_id(),
+        product_id=product.id,
+        git_ref=git_ref,
+        git_refs=git_refs or [git_ref],
+        alternate_name=alternate_name,
+        status=BuildStatus.pending,
+        uploader=uploader,
+        ci=ci,
+        file_count=len(manifest),
+        total_size=sum(e.size for e in manifest),
     )
     session.add(build)
     session.flush()
@@ -61,36 +76,55 @@ def register_build(session: Session, runtime: Runtime, org: Organization,
     sources = _reusable_sources(session, product, manifest)
     reused = _copy_reused(store, prefix, manifest, sources)
     session.add_all(
-        BuildFile(build_id=build.id, product_id=product.id, path=e.path, size=e.size,
-                  sha256=e.sha256, content_type=e.content_type,
-                  reused=e.path in reused)
+        BuildFile(
+            build_id=build.id,
+            product_id=product.id,
+            path=e.path,
+            size=e.size,
+            sha256=e.sha256,
+            content_type=e.content_type,
+            reused=e.path in reused,
+        )
         for e in manifest
     )
     session.commit()
     session.refresh(build)
     uploads = [
         Upload(e.path, upload_target(runtime, org, prefix + e.path, e))
-        for e in manifest if e.path not in reused
+        for e in manifest
+        if e.path not in reused
     ]
     return build, uploads
 
 
-def upload_target(runtime: Runtime, org: Organization, key: str,
-                  entry: ManifestEntry) -> UploadTarget:
+def upload_target(
+    runtime: Runtime, org: Organization, key: str, entry: ManifestEntry
+) -> UploadTarget:
     store = runtime.stores.for_org(org)
     expires_in = runtime.settings.upload_url_expires_in
     if store.supports_presigned_put:
-        return store.presign_put(key, content_type=entry.content_type,
-                                 expires_in=expires_in)
-    token = runtime.signer.sign(UploadGrant(
-        org=org.slug, key=key, size=entry.size, expires=int(time.time()) + expires_in))
+        return store.presign_put(
+            key, content_type=entry.content_type, expires_in=expires_in
+        )
+    token = runtime.signer.sign(
+        UploadGrant(
+            org=org.slug,
+            key=key,
+            size=entry.size,
+            expires=int(time.time()) + expires_in,
+        )
+    )
     base = runtime.settings.base_url.rstrip("/")
-    return UploadTarget(url=f"{base}/api/uploads/{token}", method="PUT",
-                        headers={"Content-Type": entry.content_type})
+    return UploadTarget(
+        url=f"{base}/api/uploads/{token}",
+        method="PUT",
+        headers={"Content-Type": entry.content_type},
+    )
 
 
-def _reusable_sources(session: Session, product: Product,
-                      manifest: list[ManifestEntry]) -> dict[tuple[str, int], str]:
+def _reusable_sources(
+    session: Session, product: Product, manifest: list[ManifestEntry]
+) -> dict[tuple[str, int], str]:
     """(sha256, size) -> storage key of an identical file in a complete build."""
     wanted = sorted({e.sha256 for e in manifest})
     found: dict[tuple[str, int], str] = {}
@@ -98,24 +132,33 @@ def _reusable_sources(session: Session, product: Product,
         rows = session.exec(
             select(BuildFile.sha256, BuildFile.size, BuildFile.path, Build.public_id)
             .join(Build, col(Build.id) == BuildFile.build_id)
-            .where(BuildFile.product_id == product.id,
-                   col(BuildFile.sha256).in_(chunk),
-                   Build.status == BuildStatus.complete)
+            .where(
+                BuildFile.product_id == product.id,
+                col(BuildFile.sha256).in_(chunk),
+                Build.status == BuildStatus.complete,
+            )
         )
         for sha, size, path, public_id in rows:
             found.setdefault((sha, size), f"{product.slug}/builds/{public_id}/{path}")
     return found
 
 
-def _copy_reused(store: ObjectStore, prefix: str, manifest: list[ManifestEntry],
-                 sources: dict[tuple[str, int], str]) -> set[str]:
+def _copy_reused(
+    store: ObjectStore,
+    prefix: str,
+    manifest: list[ManifestEntry],
+    sources: dict[tuple[str, int], str],
+) -> set[str]:
     """Copy known files into the new build; returns the paths copied.
 
     A source that vanished (its build was deleted meanwhile) is simply
     asked of the client instead.
     """
-    jobs = [(e.path, sources[(e.sha256, e.size)]) for e in manifest
-            if (e.sha256, e.size) in sources]
+    jobs = [
+        (e.path, sources[(e.sha256, e.size)])
+        for e in manifest
+        if (e.sha256, e.size) in sources
+    ]
 
     def copy(job: tuple[str, str]) -> str | None:
         path, src = job
@@ -131,4 +174,4 @@ def _copy_reused(store: ObjectStore, prefix: str, manifest: list[ManifestEntry],
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
     for i in range(0, len(items), size):
-        yield items[i:i + size]
+        yield items[i : i + size]
