@@ -12,19 +12,7 @@ import pytest
 
 from keeper.storage import FilesystemStore, ObjectStore, S3Store, child
 from keeper.storage.s3 import make_client
-from tests.servers import S3Endpoint, moto_s3_server, rclone_s3_server
-
-
-@pytest.fixture(scope="session")
-def moto_s3() -> Iterator[S3Endpoint]:
-    with moto_s3_server() as endpoint:
-        yield endpoint
-
-
-@pytest.fixture(scope="session")
-def rclone_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Endpoint]:
-    with rclone_s3_server(tmp_path_factory.mktemp("rclone-s3")) as endpoint:
-        yield endpoint
+from tests.servers import S3Endpoint
 
 
 @functools.cache

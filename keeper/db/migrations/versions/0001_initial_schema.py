@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 17:33:52.157789
+Create Date: 2026-11-24 19:18:30.874744
 """
 from collections.abc import Sequence
 
@@ -58,7 +58,7 @@ def upgrade() -> None:
     sa.Column('token_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('hint', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-    sa.Column('role', sa.Enum('reader', 'uploader', 'admin', 'superadmin', name='role'), nullable=False),
+    sa.Column('role', sa.String(length=16), nullable=False),
     sa.Column('org_id', sa.Integer(), nullable=True),
     sa.Column('created', keeper.db.types.UTCDateTime(), nullable=False),
     sa.Column('last_used', keeper.db.types.UTCDateTime(), nullable=True),
@@ -76,7 +76,7 @@ def upgrade() -> None:
     sa.Column('git_ref', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
     sa.Column('git_refs', sa.JSON(), nullable=True),
     sa.Column('alternate_name', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
-    sa.Column('status', sa.Enum('pending', 'uploaded', 'complete', 'failed', name='buildstatus'), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('uploader', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
     sa.Column('ci', sa.JSON(), nullable=True),
     sa.Column('file_count', sa.Integer(), nullable=False),
@@ -115,7 +115,7 @@ def upgrade() -> None:
     sa.Column('product_id', sa.Integer(), nullable=False),
     sa.Column('slug', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('title', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-    sa.Column('kind', sa.Enum('main', 'release', 'major', 'minor', 'draft', 'alternate', name='editionkind'), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('tracking_mode', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('tracking_params', sa.JSON(), nullable=True),
     sa.Column('build_id', sa.Integer(), nullable=True),

@@ -1,0 +1,196 @@
+"""Publishing builds through the API: uploads, reuse, verification, tracking."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import Keeper
+from tests.publishing import confirm, manifest_of, publish, register, site, upload
+
+BASE = "/api/orgs/lsst/products/pipelines"
+
+
+@pytest.fixture
+def product(keeper: Keeper) -> Keeper:
+    h = keeper.auth()
+    r = keeper.client.post(
+        "/api/orgs",
+        headers=h,
+        json={"slug": "lsst", "title": "LSST", "base_domain": "lsst.io"},
+    )
+    assert r.status_code == 201, r.text
+    r = keeper.client.post(
+        "/api/orgs/lsst/products",
+        headers=h,
+        json={"slug": "pipelines", "title": "Pipelines"},
+    )
+    assert r.status_code == 201, r.text
+    return keeper
+
+
+def editions(k: Keeper) -> dict[str, dict[str, Any]]:
+    r = k.client.get(f"{BASE}/editions", params={"limit": 100})
+    assert r.status_code == 200
+    return {e["slug"]: e for e in r.json()}
+
+
+def test_main_build_publishes_to_main_edition(product: Keeper) -> None:
+    build = publish(product.client, BASE, product.auth(), site("one"))
+    assert build["status"] == "complete"
+    assert build["editions"] == ["__main"]
+    main = editions(product)["__main"]
+    assert main["build_id"] == build["id"]
+    assert main["published_url"] == "https://pipelines.lsst.io/"
+
+
+def test_identical_second_build_asks_for_no_upload(product: Keeper) -> None:
+    files = site("same")
+    first = publish(product.client, BASE, product.auth(), files)
+    second = register(product.client, BASE, product.auth(), files)
+    assert second["uploads"] == []
+    assert second["reused"] == len(files)
+    done = confirm(product.client, BASE, product.auth(), second["id"])
+    assert done.status_code == 200, done.text
+    assert editions(product)["__main"]["build_id"] == second["id"] != first["id"]
+
+
+def test_only_changed_files_are_asked_for(product: Keeper) -> None:
+    publish(product.client, BASE, product.auth(), site("v1"))
+    changed = site("v1") | {"page1.html": b"<p>edited</p>"}
+    build = register(product.client, BASE, product.auth(), changed)
+    assert [u["path"] for u in build["uploads"]] == ["page1.html"]
+    upload(product.client, build, changed)
+    assert confirm(product.client, BASE, product.auth(), build["id"]).status_code == 200
+
+
+def test_missing_or_corrupt_files_fail_the_build_and_leave_editions(
+    product: Keeper,
+) -> None:
+    good = publish(product.client, BASE, product.auth(), site("good"))
+    files = site("bad")
+    build = register(product.client, BASE, product.auth(), files)
+    for item in build["uploads"]:
+        if item["path"] == "page0.html":
+            continue  # never sent
+        data = files[item["path"]]
+        if item["path"] == "page1.html":
+            data = data.upper()  # same size, other bytes
+        r = product.client.request(
+            item["method"], item["url"], headers=item["headers"], content=data
+        )
+        assert r.status_code in (200, 204)
+    r = confirm(product.client, BASE, product.auth(), build["id"])
+    assert r.status_code == 422
+    msg = r.json()["detail"][0]["msg"]
+    assert "page0.html (missing)" in msg and "page1.html (sha256 differs)" in msg
+    shown = product.client.get(f"{BASE}/builds/{build['id']}").json()
+    assert shown["status"] == "failed" and "page0.html" in shown["error"]
+    assert editions(product)["__main"]["build_id"] == good["id"]
+
+    # Sending the right bytes and confirming again completes the same build.
+    upload(product.client, build, files)
+    r = confirm(product.client, BASE, product.auth(), build["id"])
+    assert r.status_code == 200, r.text
+    assert editions(product)["__main"]["build_id"] == build["id"]
+
+
+def test_confirming_twice_is_harmless(product: Keeper) -> None:
+    build = publish(product.client, BASE, product.auth(), site("x"))
+    again = confirm(product.client, BASE, product.auth(), build["id"])
+    assert again.status_code == 200 and again.json()["status"] == "complete"
+    history = product.client.get(f"{BASE}/editions/__main/history").json()
+    assert len(history) == 1
+
+
+def test_upload_larger_than_declared_is_refused(product: Keeper) -> None:
+    files = {"index.html": b"<p>hi</p>"}
+    build = register(product.client, BASE, product.auth(), files)
+    item = build["uploads"][0]
+    r = product.client.put(item["url"], content=b"x" * 100, headers=item["headers"])
+    assert r.status_code == 413
+    r = product.client.put(item["url"] + "tampered", content=files["index.html"])
+    assert r.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/etc/passwd",
+        "../up.html",
+        "a/../../b.html",
+        "a\\b.html",
+        "a\x00b.html",
+        "a//b.html",
+        "./a.html",
+        "",
+    ],
+)
+def test_unsafe_manifest_paths_are_refused(product: Keeper, path: str) -> None:
+    manifest = manifest_of({"index.html": b"x"})
+    manifest[0]["path"] = path
+    r = product.client.post(
+        f"{BASE}/builds",
+        headers=product.auth(),
+        json={"git_ref": "main", "manifest": manifest},
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["msg"]
+
+
+def test_repeated_manifest_paths_are_refused(product: Keeper) -> None:
+    manifest = manifest_of({"index.html": b"x"}) * 2
+    r = product.client.post(
+        f"{BASE}/builds",
+        headers=product.auth(),
+        json={"git_ref": "main", "manifest": manifest},
+    )
+    assert r.status_code == 422
+    assert "index.html" in r.json()["detail"][0]["msg"]
+
+
+def test_branch_builds_get_draft_editions(product: Keeper) -> None:
+    publish(product.client, BASE, product.auth(), site("main"))
+    draft = publish(
+        product.client, BASE, product.auth(), site("t"), git_ref="tickets/DM-123"
+    )
+    assert draft["editions"] == ["DM-123"]
+    eds = editions(product)
+    assert eds["DM-123"]["kind"] == "draft"
+    assert eds["DM-123"]["tracking_params"] == {"git_ref": "tickets/DM-123"}
+    assert eds["DM-123"]["published_url"] == "https://pipelines.lsst.io/v/DM-123/"
+    assert eds["__main"]["build_id"] != draft["id"]
+
+
+def test_release_tags_create_and_move_version_editions(product: Keeper) -> None:
+    h = product.auth()
+    r = product.client.post(
+        f"{BASE}/editions",
+        headers=h,
+        json={"slug": "stable", "kind": "release", "tracking_mode": "semver_release"},
+    )
+    assert r.status_code == 201, r.text
+    v2_10 = publish(product.client, BASE, h, site("2.10"), git_ref="v2.10.0")
+    publish(product.client, BASE, h, site("2.9"), git_ref="v2.9.3")
+    eds = editions(product)
+    assert eds["stable"]["build_id"] == v2_10["id"]  # 2.10 > 2.9, not as strings
+    assert eds["2"]["tracking_mode"] == "semver_major"
+    assert eds["2"]["build_id"] == v2_10["id"]
+    assert eds["2.10"]["build_id"] == v2_10["id"]
+    assert eds["2.9"]["kind"] == "minor"
+    assert eds["__main"]["build_id"] is None
+
+
+def test_new_edition_starts_on_the_build_its_rule_prefers(product: Keeper) -> None:
+    h = product.auth()
+    publish(product.client, BASE, h, site("a"), git_ref="v1.0.0")
+    best = publish(product.client, BASE, h, site("b"), git_ref="v1.2.0")
+    publish(product.client, BASE, h, site("c"), git_ref="v1.1.0")
+    r = product.client.post(
+        f"{BASE}/editions",
+        headers=h,
+        json={"slug": "latest", "kind": "release", "tracking_mode": "semver_release"},
+    )
+    assert r.status_code == 201
+    assert r.json()["build_id"] == best["id"]
