@@ -1,0 +1,219 @@
+"""keeper as a real process: `keeper serve` in an empty folder, over real
+HTTP, on SQLite and PostgreSQL, with the filesystem and S3 stores."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import httpx
+import pytest
+
+from tests.conftest import BOOTSTRAP
+from tests.publishing import confirm, publish, register, site, upload
+from tests.servers import S3Endpoint, free_port, running_server
+
+BASE = "/api/orgs/lsst/products/pipelines"
+AUTH = {"Authorization": f"Bearer {BOOTSTRAP}"}
+
+
+def keeper_binary() -> str:
+    return shutil.which("keeper") or str(Path(sys.executable).parent / "keeper")
+
+
+def serve(workdir: Path, env: dict[str, str]) -> Iterator[httpx.Client]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    full_env = {
+        **os.environ,
+        "KEEPER_BOOTSTRAP_TOKEN": BOOTSTRAP,
+        "KEEPER_BASE_URL": url,
+        **env,
+    }
+    workdir.mkdir(parents=True, exist_ok=True)
+    command = [keeper_binary(), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    cwd = os.getcwd()
+    os.chdir(workdir)  # the defaults (SQLite file, storage folder) land here
+    try:
+        with (
+            running_server(command, f"{url}/api", name="keeper", env=full_env),
+            httpx.Client(base_url=url, timeout=30) as client,
+        ):
+            os.chdir(cwd)
+            yield client
+    finally:
+        os.chdir(cwd)
+
+
+def setup_product(client: httpx.Client) -> None:
+    r = client.post(
+        "/api/orgs",
+        headers=AUTH,
+        json={"slug": "lsst", "title": "LSST", "base_domain": "lsst.io"},
+    )
+    assert r.status_code == 201, r.text
+    r = client.post(
+        "/api/orgs/lsst/products",
+        headers=AUTH,
+        json={"slug": "pipelines", "title": "Pipelines"},
+    )
+    assert r.status_code == 201, r.text
+
+
+def main_edition(client: httpx.Client) -> dict[str, object]:
+    r = client.get(f"{BASE}/editions/__main")
+    assert r.status_code == 200
+    body: dict[str, object] = r.json()
+    return body
+
+
+def test_serve_in_an_empty_folder_with_defaults(tmp_path: Path) -> None:
+    workdir = tmp_path / "empty"
+    for client in serve(workdir, {}):
+        setup_product(client)
+        assert main_edition(client)["build_id"] is None
+        first = publish(client, BASE, AUTH, site("one"))
+        assert main_edition(client)["build_id"] == first["id"]
+        second = register(client, BASE, AUTH, site("one"))
+        assert second["uploads"] == []
+        assert confirm(client, BASE, AUTH, second["id"]).status_code == 200
+        assert main_edition(client)["build_id"] == second["id"]
+    assert (workdir / "keeper.sqlite3").is_file()
+    stored = workdir / "keeper-data" / "storage" / "lsst" / "pipelines" / "builds"
+    assert (stored / first["id"] / "index.html").read_bytes() == b"<h1>one</h1>"
+
+
+@pytest.mark.s3server
+@pytest.mark.parametrize("server", ["moto_s3", "rclone_s3"])
+def test_publish_with_s3_storage_over_http(
+    server: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    endpoint: S3Endpoint = request.getfixturevalue(server)
+    bucket = f"docs-{uuid.uuid4().hex[:12]}"
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=endpoint.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id=endpoint.access_key,
+        aws_secret_access_key=endpoint.secret_key,
+    )
+    s3.create_bucket(Bucket=bucket)
+    env = {
+        "KEEPER_STORAGE_URL": f"s3://{bucket}/sites?endpoint_url={endpoint.endpoint_url}"
+        "&region=us-east-1",
+        "AWS_ACCESS_KEY_ID": endpoint.access_key,
+        "AWS_SECRET_ACCESS_KEY": endpoint.secret_key,
+    }
+    for client in serve(tmp_path, env):
+        setup_product(client)
+        files = site("s3")
+        build = register(client, BASE, AUTH, files)
+        # Presigned URLs go straight to the S3 server, not through keeper.
+        assert all(u["url"].startswith(endpoint.endpoint_url) for u in build["uploads"])
+        upload(httpx.Client(), build, files)
+        assert confirm(client, BASE, AUTH, build["id"]).status_code == 200
+        assert main_edition(client)["build_id"] == build["id"]
+        again = register(client, BASE, AUTH, files)
+        assert again["uploads"] == []
+        assert confirm(client, BASE, AUTH, again["id"]).status_code == 200
+    key = f"sites/lsst/pipelines/builds/{again['id']}/index.html"
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b"<h1>s3</h1>"
+
+
+@pytest.mark.postgres
+def test_simultaneous_confirmations_end_on_the_preferred_build(
+    pg_database: str, tmp_path: Path
+) -> None:
+    """Two keeper processes on one PostgreSQL confirm builds for the same
+    edition at the same moment, many times: the edition always ends on the
+    build its rule prefers, never on whichever commit landed last."""
+    from tests.conftest import _truncate_all
+
+    _truncate_all(pg_database)
+    env = {
+        "KEEPER_DATABASE_URL": pg_database,
+        "KEEPER_STORAGE_URL": f"file://{tmp_path / 'storage'}",
+        "KEEPER_SECRET_KEY": "shared-secret",
+    }
+    for one in serve(tmp_path / "a", env):
+        for two in serve(tmp_path / "b", env):
+            setup_product(one)
+            r = one.post(
+                f"{BASE}/editions",
+                headers=AUTH,
+                json={
+                    "slug": "stable",
+                    "kind": "release",
+                    "tracking_mode": "semver_release",
+                },
+            )
+            assert r.status_code == 201
+            for round_ in range(8):
+                low = register(
+                    one, BASE, AUTH, site(f"low{round_}"), git_ref=f"v1.{round_}.0"
+                )
+                high = register(
+                    two, BASE, AUTH, site(f"high{round_}"), git_ref=f"v1.{round_}.1"
+                )
+                upload(one, low, site(f"low{round_}"))
+                upload(two, high, site(f"high{round_}"))
+                results: dict[str, int] = {}
+                barrier = threading.Barrier(2)
+
+                def go(client: httpx.Client, build: dict[str, object]) -> None:
+                    barrier.wait()
+                    r = confirm(client, BASE, AUTH, str(build["id"]))
+                    results[str(build["id"])] = r.status_code
+
+                # The lower version confirms on the other process at the
+                # same moment; whichever commits last, v1.N.1 must win.
+                threads = [
+                    threading.Thread(target=go, args=(two, high)),
+                    threading.Thread(target=go, args=(one, low)),
+                ]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+                assert set(results.values()) == {200}
+                stable = one.get(f"{BASE}/editions/stable").json()
+                assert stable["build_id"] == high["id"], f"round {round_}"
+
+
+def test_token_create_command(tmp_path: Path) -> None:
+    env = {**os.environ, "KEEPER_DATABASE_URL": f"sqlite:///{tmp_path / 'k.sqlite3'}"}
+    result = subprocess.run(
+        [keeper_binary(), "token", "create", "--org", "nope", "--role", "admin"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert result.returncode != 0
+    assert "no organization 'nope'" in result.stderr
+    result = subprocess.run(
+        [keeper_binary(), "token", "create", "--role", "superadmin"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip()
+    assert token.startswith("ltd_")
+    for client in serve(
+        tmp_path / "srv", {"KEEPER_DATABASE_URL": env["KEEPER_DATABASE_URL"]}
+    ):
+        r = client.post(
+            "/api/orgs",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"slug": "made", "title": "Made"},
+        )
+        assert r.status_code == 201, r.text
