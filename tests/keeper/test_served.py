@@ -167,7 +167,12 @@ def test_simultaneous_confirmations_end_on_the_preferred_build(
                 results: dict[str, int] = {}
                 barrier = threading.Barrier(2)
 
-                def go(client: httpx.Client, build: dict[str, object]) -> None:
+                def go(
+                    client: httpx.Client,
+                    build: dict[str, object],
+                    barrier: threading.Barrier = barrier,
+                    results: dict[str, int] = results,
+                ) -> None:
                     barrier.wait()
                     r = confirm(client, BASE, AUTH, str(build["id"]))
                     results[str(build["id"])] = r.status_code
