@@ -58,6 +58,9 @@ def pg_database(worker_id: str) -> Iterator[str]:
 def _truncate_all(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:
+        # A test that leaked an open transaction would make TRUNCATE wait
+        # forever; fail loudly instead.
+        conn.execute(text("SET lock_timeout = '10s'"))
         tables = (
             conn.execute(
                 text(
