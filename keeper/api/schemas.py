@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -144,8 +145,8 @@ class ManifestFile(_Strict):
 
 
 def _unique_paths(files: list[ManifestFile]) -> list[ManifestFile]:
-    seen: set[str] = set()
-    repeated = sorted({f.path for f in files if f.path in seen or seen.add(f.path)})
+    counts = Counter(f.path for f in files)
+    repeated = sorted(path for path, n in counts.items() if n > 1)
     if repeated:
         raise ValueError(f"paths repeated in the manifest: {', '.join(repeated[:20])}")
     return files

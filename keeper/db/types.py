@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
@@ -36,3 +36,15 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC)
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> int | None: ...
+
+
+def pk(row: _HasId) -> int:
+    """The primary key of a row that has been flushed (never None then)."""
+    if row.id is None:
+        raise RuntimeError(f"{type(row).__name__} has no id yet; flush it first")
+    return row.id

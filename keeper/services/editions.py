@@ -7,8 +7,16 @@ from typing import Any
 from sqlalchemy import delete
 from sqlmodel import Session, col
 
-from keeper.db import MAIN_EDITION, Build, BuildStatus, Edition, EditionHistory, Product
-from keeper.db.types import utcnow
+from keeper.db import (
+    MAIN_EDITION,
+    Build,
+    BuildStatus,
+    Edition,
+    EditionHistory,
+    EditionKind,
+    Product,
+)
+from keeper.db.types import pk, utcnow
 from keeper.services.errors import Conflict, Invalid
 from keeper.services.lookup import find_edition, get_build
 from keeper.services.publish import best_existing_build, lock_product, point_edition
@@ -40,10 +48,10 @@ def create_edition(
     if find_edition(session, product, slug) is not None:
         raise Conflict(f"edition {slug!r} already exists in {product.slug!r}")
     edition = Edition(
-        product_id=product.id,
+        product_id=pk(product),
         slug=slug,
         title=title or slug,
-        kind=kind,
+        kind=EditionKind(kind),
         tracking_mode=tracking_mode,
         tracking_params=params,
         hidden=hidden,

@@ -17,7 +17,7 @@ from keeper.db import (
     Organization,
     Product,
 )
-from keeper.db.types import utcnow
+from keeper.db.types import pk, utcnow
 from keeper.services.errors import Conflict
 from keeper.services.stores import StoreProvider, product_prefix
 
@@ -27,13 +27,13 @@ def create_product(session: Session, org: Organization, **fields: Any) -> Produc
         select(Product).where(Product.org_id == org.id, Product.slug == fields["slug"])
     ).first():
         raise Conflict(f"product {fields['slug']!r} already exists in {org.slug!r}")
-    product = Product(org_id=org.id, **fields)
+    product = Product(org_id=pk(org), **fields)
     session.add(product)
     session.flush()
     # Every product is served at its root by __main, which follows `main`.
     session.add(
         Edition(
-            product_id=product.id,
+            product_id=pk(product),
             slug=MAIN_EDITION,
             title="Latest",
             kind=EditionKind.main,

@@ -18,7 +18,7 @@ from keeper.db import (
     EditionKind,
     Product,
 )
-from keeper.db.types import utcnow
+from keeper.db.types import pk, utcnow
 from keeper.services.lookup import build_by_id
 from keeper.tracking import (
     BuildFacts,
@@ -76,7 +76,7 @@ def point_edition(
     session.add(edition)
     session.add(
         EditionHistory(
-            edition_id=edition.id,
+            edition_id=pk(edition),
             build_public_id=build.public_id if build else None,
             previous_build_public_id=previous.public_id if previous else None,
             reason=reason,
@@ -147,7 +147,7 @@ def _new_edition(
     params: dict[str, object],
 ) -> Edition:
     edition = Edition(
-        product_id=product.id,
+        product_id=pk(product),
         slug=slug,
         title=slug,
         kind=kind,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from typing import BinaryIO, cast
 
 from fastapi import APIRouter, Request, status
 from starlette.concurrency import run_in_threadpool
@@ -40,4 +41,9 @@ async def put_object(
             body.write(chunk)
         body.seek(0)
         content_type = request.headers.get("content-type")
-        await run_in_threadpool(store.put, grant.key, body, content_type=content_type)
+        await run_in_threadpool(
+            store.put,
+            grant.key,
+            cast(BinaryIO, body),
+            content_type=content_type,
+        )

@@ -14,6 +14,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from keeper.db import Build, BuildFile, BuildStatus, Organization, Product
+from keeper.db.types import pk
 from keeper.services.runtime import Runtime
 from keeper.services.stores import build_prefix
 from keeper.services.upload_urls import UploadGrant
@@ -59,7 +60,7 @@ def register_build(
 ) -> tuple[Build, list[Upload]]:
     build = Build(
         public_id=new_public_id(),
-        product_id=product.id,
+        product_id=pk(product),
         git_ref=git_ref,
         git_refs=git_refs or [git_ref],
         alternate_name=alternate_name,
@@ -77,8 +78,8 @@ def register_build(
     reused = _copy_reused(store, prefix, manifest, sources)
     session.add_all(
         BuildFile(
-            build_id=build.id,
-            product_id=product.id,
+            build_id=pk(build),
+            product_id=pk(product),
             path=e.path,
             size=e.size,
             sha256=e.sha256,
