@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -21,8 +23,12 @@ _HTTP_TYPES = {
 }
 
 
-def error_response(status: int, error_type: str, msg: str) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+def error_response(
+    status: int, error_type: str, msg: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     return JSONResponse(
         {"detail": [{"type": error_type, "msg": msg}]},
         status_code=status,
@@ -41,6 +47,7 @@ def install_error_handlers(app: FastAPI) -> None:
             exc.status_code,
             _HTTP_TYPES.get(exc.status_code, "http_error"),
             str(exc.detail),
+            exc.headers,  # e.g. Allow on 405
         )
 
     @app.exception_handler(RequestValidationError)

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from keeper.db import EditionKind, Role
 from keeper.storage.base import InvalidKey, validate_key
@@ -26,6 +34,19 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class _Patch(_Strict):
+    """A partial update: omitted fields stay; ``null`` only where allowed."""
+
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _no_null_for_required(self) -> Self:
+        for name in sorted(self.model_fields_set - self.nullable):
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null; leave it out to keep it")
+        return self
+
+
 class OrgCreate(_Strict):
     slug: Slug
     title: str = Field(min_length=1, max_length=200)
@@ -36,7 +57,9 @@ class OrgCreate(_Strict):
     cdn_settings: dict[str, Any] = Field(default_factory=dict)
 
 
-class OrgUpdate(_Strict):
+class OrgUpdate(_Patch):
+    nullable = frozenset({"storage_url"})
+
     title: str | None = Field(default=None, min_length=1, max_length=200)
     base_domain: str | None = Field(default=None, max_length=253)
     url_layout: UrlLayout | None = None
@@ -63,7 +86,9 @@ class ProductCreate(_Strict):
     source_repo_url: str | None = Field(default=None, max_length=1000)
 
 
-class ProductUpdate(_Strict):
+class ProductUpdate(_Patch):
+    nullable = frozenset({"source_repo_url"})
+
     title: str | None = Field(default=None, min_length=1, max_length=200)
     source_repo_url: str | None = Field(default=None, max_length=1000)
 
@@ -88,7 +113,7 @@ class EditionCreate(_Strict):
     hidden: bool = False
 
 
-class EditionUpdate(_Strict):
+class EditionUpdate(_Patch):
     slug: EditionSlug | None = None
     title: str | None = Field(default=None, min_length=1, max_length=200)
     kind: EditionKind | None = None
@@ -208,4 +233,4 @@ class BuildConfirmed(BuildPublic):
 class TokenCreate(_Strict):
     role: Role
     name: str = Field(default="", max_length=200)
-    expires: datetime | None = None
+    expires: AwareDatetime | None = None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, func, select
+from sqlalchemy import delete
+from sqlmodel import Session, col, func, select
 
 from keeper.db import Organization, Product, Token
 from keeper.db.types import utcnow
@@ -47,7 +48,7 @@ def delete_org(session: Session, slug: str) -> None:
         raise Conflict(
             f"organization {slug!r} still has {products} product(s); delete them first"
         )
-    for token in session.exec(select(Token).where(Token.org_id == org.id)):
-        session.delete(token)
+    # Tokens first: they reference the org, and its tokens die with it.
+    session.execute(delete(Token).where(col(Token.org_id) == org.id))
     session.delete(org)
     session.commit()
