@@ -131,12 +131,6 @@ def test_an_org_emptied_of_products_can_be_deleted(docs: Keeper) -> None:
     assert_error(docs.client.get(f"/api/orgs/{ORG}"), 404, "not_found")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="keeper bug: DELETE /api/orgs/{org} answers 500 (IntegrityError) as "
-    "soon as the org has a token; keeper/services/orgs.py:50-53 deletes tokens "
-    "and org in one flush without ordering, so the org row goes first",
-)
 def test_deleting_an_org_revokes_its_tokens(keeper: Keeper) -> None:
     create_org(keeper, ORG)
     admin = create_token(keeper, ORG, "admin")
