@@ -8,7 +8,7 @@ from sqlalchemy import delete
 from sqlmodel import Session, col, func, select
 
 from keeper.db import Organization, Product, Token
-from keeper.db.types import utcnow
+from keeper.services.changes import apply_changes
 from keeper.services.errors import Conflict
 from keeper.services.lookup import get_org
 
@@ -28,13 +28,7 @@ def create_org(session: Session, **fields: Any) -> Organization:
 def update_org(
     session: Session, org: Organization, changes: dict[str, Any]
 ) -> Organization:
-    for name, value in changes.items():
-        setattr(org, name, value)
-    org.updated = utcnow()
-    session.add(org)
-    session.commit()
-    session.refresh(org)
-    return org
+    return apply_changes(session, org, changes)
 
 
 def delete_org(session: Session, slug: str) -> None:

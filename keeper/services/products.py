@@ -17,7 +17,8 @@ from keeper.db import (
     Organization,
     Product,
 )
-from keeper.db.types import pk, utcnow
+from keeper.db.types import pk
+from keeper.services.changes import apply_changes
 from keeper.services.errors import Conflict
 from keeper.services.stores import StoreProvider, product_prefix
 
@@ -49,13 +50,7 @@ def create_product(session: Session, org: Organization, **fields: Any) -> Produc
 def update_product(
     session: Session, product: Product, changes: dict[str, Any]
 ) -> Product:
-    for name, value in changes.items():
-        setattr(product, name, value)
-    product.updated = utcnow()
-    session.add(product)
-    session.commit()
-    session.refresh(product)
-    return product
+    return apply_changes(session, product, changes)
 
 
 def delete_product(

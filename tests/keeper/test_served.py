@@ -222,3 +222,19 @@ def test_token_create_command(tmp_path: Path) -> None:
             json={"slug": "made", "title": "Made"},
         )
         assert r.status_code == 201, r.text
+
+
+def test_db_upgrade_command(tmp_path: Path) -> None:
+    db = tmp_path / "k.sqlite3"
+    env = {**os.environ, "KEEPER_DATABASE_URL": f"sqlite:///{db}"}
+    for _ in range(2):  # the second run finds nothing to do
+        result = subprocess.run(
+            [keeper_binary(), "db", "upgrade"],
+            env=env,
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "database at revision 0001" in result.stdout
+    assert db.is_file()
