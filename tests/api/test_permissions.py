@@ -11,7 +11,6 @@ with the other modules of this package.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +19,7 @@ import httpx
 import pytest
 
 from tests.conftest import BOOTSTRAP, Keeper
+from tests.publishing import confirm, manifest_of, upload
 
 ORG = "acme"
 PRODUCT = "docs"
@@ -87,16 +87,7 @@ def site(label: str) -> Files:
     }
 
 
-def manifest(files: Files) -> list[dict[str, Any]]:
-    return [
-        {
-            "path": path,
-            "size": len(data),
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "content_type": "text/html",
-        }
-        for path, data in sorted(files.items())
-    ]
+manifest = manifest_of
 
 
 def register_build(
@@ -116,24 +107,13 @@ def register_build(
 
 def upload_files(keeper: Keeper, build: Json, files: Files) -> None:
     """PUT each file keeper asked for to the URL it handed out."""
-    for item in build["uploads"]:
-        response = keeper.client.request(
-            item["method"],
-            item["url"],
-            content=files[item["path"]],
-            headers=item["headers"],
-        )
-        assert response.status_code in (200, 204), response.text
+    upload(keeper.client, build, files)
 
 
 def confirm_build(
     keeper: Keeper, build_id: str, *, product_url: str = DOCS, token: str = BOOTSTRAP
 ) -> httpx.Response:
-    return keeper.client.patch(
-        f"{product_url}/builds/{build_id}",
-        json={"status": "uploaded"},
-        headers=keeper.auth(token),
-    )
+    return confirm(keeper.client, product_url, keeper.auth(token), build_id)
 
 
 def uploaded_build(
