@@ -43,5 +43,7 @@ def product_prefix(product: Product) -> str:
     return f"{product.slug}/"
 
 
-def build_prefix(product: Product, build: Build) -> str:
-    return f"{product.slug}/builds/{build.public_id}/"
+def build_prefix(product: Product, build: Build | str) -> str:
+    """Where a build's objects live; ``build`` may be its public id."""
+    public_id = build if isinstance(build, str) else build.public_id
+    return f"{product.slug}/builds/{public_id}/"

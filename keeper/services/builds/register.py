@@ -91,7 +91,7 @@ def register_build(
     session.commit()
     session.refresh(build)
     uploads = [
-        Upload(e.path, upload_target(runtime, org, prefix + e.path, e))
+        Upload(e.path, upload_target(runtime, store, org, prefix + e.path, e))
         for e in manifest
         if e.path not in reused
     ]
@@ -99,9 +99,14 @@ def register_build(
 
 
 def upload_target(
-    runtime: Runtime, org: Organization, key: str, entry: ManifestEntry
+    runtime: Runtime,
+    store: ObjectStore,
+    org: Organization,
+    key: str,
+    entry: ManifestEntry,
 ) -> UploadTarget:
-    store = runtime.stores.for_org(org)
+    """Where the client sends one file: the store's own presigned URL, or
+    keeper's signed URL for stores that cannot presign."""
     expires_in = runtime.settings.upload_url_expires_in
     if store.supports_presigned_put:
         return store.presign_put(
@@ -140,7 +145,7 @@ def _reusable_sources(
             )
         )
         for sha, size, path, public_id in rows:
-            found.setdefault((sha, size), f"{product.slug}/builds/{public_id}/{path}")
+            found.setdefault((sha, size), build_prefix(product, public_id) + path)
     return found
 
 
