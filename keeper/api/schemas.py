@@ -224,6 +224,12 @@ class BuildPublic(BaseModel):
 class BuildCreated(BuildPublic):
     uploads: list[UploadInstruction]
     reused: int
+    #: True when this continues an interrupted upload of the same manifest.
+    resumed: bool = False
+
+
+class UploadRenewal(_Strict):
+    paths: list[str] = Field(min_length=1, max_length=10_000)
 
 
 class BuildConfirmed(BuildPublic):

@@ -24,6 +24,10 @@ class Build(SQLModel, table=True):
     stale guard relies on; ``public_id`` is what URLs and clients see.
     """
 
+    __table_args__ = (
+        Index("ix_build_product_digest", "product_id", "manifest_digest"),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     public_id: str = Field(index=True, unique=True, max_length=32)
     product_id: int = Field(foreign_key="product.id", index=True)
@@ -36,6 +40,9 @@ class Build(SQLModel, table=True):
     ci: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     file_count: int = 0
     total_size: int = 0
+    #: sha256 over the manifest and refs: an interrupted upload that is run
+    #: again finds its pending build by it and sends only what is missing.
+    manifest_digest: str | None = Field(default=None, max_length=64)
     #: Why the build failed, naming the files at fault.
     error: str | None = None
     created: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -423,6 +423,7 @@ def test_openapi_lists_every_route(keeper: Keeper) -> None:
         (build, "get"),
         (build, "patch"),
         (build, "delete"),
+        (f"{build}/uploads", "post"),
         ("/api/uploads/{token}", "put"),
     }
 

@@ -256,6 +256,11 @@ def _delete_unpublished_build(w: World) -> Call:
     return Call("DELETE", f"{DOCS}/builds/{build_id}")
 
 
+def _renew_upload_urls(w: World) -> Call:
+    build_id = register_build(w.keeper, "feature")["id"]
+    return Call("POST", f"{DOCS}/builds/{build_id}/uploads", {"paths": ["index.html"]})
+
+
 NEW_BUILD = {"git_ref": "feature", "manifest": manifest(site("feature"))}
 
 WRITE_ROUTES = [
@@ -324,6 +329,11 @@ WRITE_ROUTES = [
     WriteRoute(
         "PATCH /api/orgs/{org}/products/{product}/builds/{build}",
         _confirm_uploaded_build,
+        (401, 401, 403, 200, 200, 403, 200),
+    ),
+    WriteRoute(
+        "POST /api/orgs/{org}/products/{product}/builds/{build}/uploads",
+        _renew_upload_urls,
         (401, 401, 403, 200, 200, 403, 200),
     ),
     WriteRoute(
@@ -397,6 +407,9 @@ def test_write_route_answers_each_caller(
                 headers=world.keeper.auth(token),
             )
             assert_error(refused, 403, "forbidden")
+        elif route.endpoint.endswith("/uploads"):
+            # Handing out fresh URLs changes nothing until they are used.
+            assert [u["path"] for u in response.json()] == ["index.html"]
         else:
             assert after != before
 

@@ -194,3 +194,98 @@ def test_new_edition_starts_on_the_build_its_rule_prefers(product: Keeper) -> No
     )
     assert r.status_code == 201
     assert r.json()["build_id"] == best["id"]
+
+
+def test_rerun_of_an_interrupted_upload_resumes_the_same_build(
+    product: Keeper,
+) -> None:
+    files = site("resume", pages=6)
+    first = register(product.client, BASE, product.auth(), files)
+    landed = sorted(files)[:3]
+    upload(
+        product.client,
+        {"uploads": [u for u in first["uploads"] if u["path"] in landed]},
+        files,
+    )
+    again = register(product.client, BASE, product.auth(), files)
+    assert again["id"] == first["id"]
+    assert again["resumed"] is True
+    assert sorted(u["path"] for u in again["uploads"]) == sorted(
+        set(files) - set(landed)
+    )
+    assert editions(product)["__main"]["build_id"] is None
+    upload(product.client, again, files)
+    done = confirm(product.client, BASE, product.auth(), again["id"])
+    assert done.status_code == 200, done.text
+    assert editions(product)["__main"]["build_id"] == first["id"]
+
+
+def test_a_different_ref_or_manifest_is_a_new_build(product: Keeper) -> None:
+    files = site("one")
+    first = register(product.client, BASE, product.auth(), files)
+    other_ref = register(product.client, BASE, product.auth(), files, git_ref="dev")
+    changed = register(product.client, BASE, product.auth(), {**files, "x.txt": b"x"})
+    assert len({first["id"], other_ref["id"], changed["id"]}) == 3
+    assert not other_ref["resumed"] and not changed["resumed"]
+
+
+def test_a_complete_build_is_never_resumed(product: Keeper) -> None:
+    files = site("done")
+    first = publish(product.client, BASE, product.auth(), files)
+    second = register(product.client, BASE, product.auth(), files)
+    assert second["id"] != first["id"]
+    assert second["resumed"] is False
+    assert second["reused"] == len(files)
+
+
+def test_a_truncated_object_is_asked_for_again_on_resume(product: Keeper) -> None:
+    files = site("short")
+    first = register(product.client, BASE, product.auth(), files)
+    target = next(u for u in first["uploads"] if u["path"] == "index.html")
+    upload(product.client, {"uploads": [target]}, {"index.html": b"<h1>"})
+    again = register(product.client, BASE, product.auth(), files)
+    assert "index.html" in {u["path"] for u in again["uploads"]}
+
+
+def test_fresh_upload_urls_for_a_pending_build(product: Keeper) -> None:
+    files = site("renew")
+    build = register(product.client, BASE, product.auth(), files)
+    r = product.client.post(
+        f"{BASE}/builds/{build['id']}/uploads",
+        headers=product.auth(),
+        json={"paths": ["index.html", "page0.html"]},
+    )
+    assert r.status_code == 200, r.text
+    fresh = r.json()
+    assert [u["path"] for u in fresh] == ["index.html", "page0.html"]
+    upload(product.client, {"uploads": fresh}, files)
+    rest = [
+        u for u in build["uploads"] if u["path"] not in ("index.html", "page0.html")
+    ]
+    upload(product.client, {"uploads": rest}, files)
+    assert confirm(product.client, BASE, product.auth(), build["id"]).status_code == 200
+
+
+def test_fresh_upload_urls_refuse_unknown_paths_and_finished_builds(
+    product: Keeper,
+) -> None:
+    files = site("renew")
+    pending = register(product.client, BASE, product.auth(), files)
+    r = product.client.post(
+        f"{BASE}/builds/{pending['id']}/uploads",
+        headers=product.auth(),
+        json={"paths": ["nope.html"]},
+    )
+    assert r.status_code == 422
+    assert "nope.html" in r.text
+    done = publish(product.client, BASE, product.auth(), site("other"))
+    r = product.client.post(
+        f"{BASE}/builds/{done['id']}/uploads",
+        headers=product.auth(),
+        json={"paths": ["index.html"]},
+    )
+    assert r.status_code == 409
+    r = product.client.post(
+        f"{BASE}/builds/{pending['id']}/uploads", json={"paths": ["index.html"]}
+    )
+    assert r.status_code == 401

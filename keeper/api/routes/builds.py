@@ -14,12 +14,18 @@ from keeper.api.schemas import (
     BuildPublic,
     BuildUpdate,
     UploadInstruction,
+    UploadRenewal,
 )
 from keeper.db import Build, Role
 from keeper.services.auth import authorize
 from keeper.services.builds.confirm import confirm_build
 from keeper.services.builds.delete import delete_build
-from keeper.services.builds.register import ManifestEntry, register_build
+from keeper.services.builds.register import (
+    ManifestEntry,
+    Upload,
+    register_or_resume,
+    renew_uploads,
+)
 from keeper.services.lookup import get_build, get_org, get_product
 from keeper.services.pagination import Page, paginate
 
@@ -38,7 +44,7 @@ def create_build(
     o = get_org(session, org)
     who = authorize(principal, o, Role.uploader)
     p = get_product(session, o, product)
-    build, uploads = register_build(
+    registration = register_or_resume(
         session,
         runtime,
         o,
@@ -50,21 +56,47 @@ def create_build(
         uploader=who.label,
         manifest=[ManifestEntry(**f.model_dump()) for f in body.manifest],
     )
+    build = registration.build
     return BuildCreated.model_validate(
         {
             **build_fields(build),
-            "uploads": [
-                UploadInstruction(
-                    path=u.path,
-                    url=u.target.url,
-                    method=u.target.method,
-                    headers=u.target.headers,
-                )
-                for u in uploads
-            ],
-            "reused": build.file_count - len(uploads),
+            "uploads": _instructions(registration.uploads),
+            "reused": registration.reused,
+            "resumed": registration.resumed,
         }
     )
+
+
+@router.post("/{build}/uploads")
+def renew_upload_urls(
+    org: str,
+    product: str,
+    build: str,
+    body: UploadRenewal,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+) -> list[UploadInstruction]:
+    """Fresh upload URLs for files of a pending build (the old ones expired)."""
+    o = get_org(session, org)
+    authorize(principal, o, Role.uploader)
+    p = get_product(session, o, product)
+    uploads = renew_uploads(
+        session, runtime, o, p, get_build(session, p, build), body.paths
+    )
+    return _instructions(uploads)
+
+
+def _instructions(uploads: list[Upload]) -> list[UploadInstruction]:
+    return [
+        UploadInstruction(
+            path=u.path,
+            url=u.target.url,
+            method=u.target.method,
+            headers=u.target.headers,
+        )
+        for u in uploads
+    ]
 
 
 @router.get("")

@@ -4,6 +4,8 @@ hand out upload URLs for the rest."""
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import secrets
 import time
 from collections.abc import Iterable
@@ -11,10 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from keeper.db import Build, BuildFile, BuildStatus, Organization, Product
 from keeper.db.types import pk
+from keeper.services.errors import Conflict, Invalid
 from keeper.services.runtime import Runtime
 from keeper.services.stores import build_prefix
 from keeper.services.upload_urls import UploadGrant
@@ -40,9 +43,91 @@ class Upload:
     target: UploadTarget
 
 
+@dataclass(frozen=True)
+class Registration:
+    build: Build
+    uploads: list[Upload]
+    #: Files keeper copied from earlier builds instead of asking for them.
+    reused: int
+    #: True when an interrupted upload of the same manifest was picked up.
+    resumed: bool
+
+
 def new_public_id() -> str:
     # 64 random bits as 13 base32 characters: unguessable, short, URL-safe.
     return base64.b32encode(secrets.token_bytes(8)).decode().rstrip("=").lower()
+
+
+def register_or_resume(
+    session: Session,
+    runtime: Runtime,
+    org: Organization,
+    product: Product,
+    *,
+    git_ref: str,
+    git_refs: list[str] | None,
+    alternate_name: str | None,
+    manifest: list[ManifestEntry],
+    ci: dict[str, Any],
+    uploader: str | None,
+) -> Registration:
+    """Register a build, or resume the pending one with the same manifest.
+
+    Re-running an interrupted ``ltd upload`` sends the same manifest and
+    refs: it gets the same build back and is asked only for the files that
+    have not landed in storage yet. Files that landed are still hashed when
+    the build is confirmed, so a resumed build is verified like any other.
+    """
+    digest = manifest_digest(git_ref, git_refs, alternate_name, manifest)
+    twin = session.exec(
+        select(Build)
+        .where(
+            Build.product_id == product.id,
+            Build.manifest_digest == digest,
+            Build.status == BuildStatus.pending,
+        )
+        .order_by(col(Build.id).desc())
+    ).first()
+    if twin is not None:
+        uploads = _missing_uploads(session, runtime, org, product, twin)
+        reused = session.exec(
+            select(func.count())
+            .select_from(BuildFile)
+            .where(BuildFile.build_id == twin.id, col(BuildFile.reused))
+        ).one()
+        return Registration(twin, uploads, reused=reused, resumed=True)
+    build, uploads = register_build(
+        session,
+        runtime,
+        org,
+        product,
+        git_ref=git_ref,
+        git_refs=git_refs,
+        alternate_name=alternate_name,
+        manifest=manifest,
+        ci=ci,
+        uploader=uploader,
+        digest=digest,
+    )
+    return Registration(
+        build, uploads, reused=build.file_count - len(uploads), resumed=False
+    )
+
+
+def manifest_digest(
+    git_ref: str,
+    git_refs: list[str] | None,
+    alternate_name: str | None,
+    manifest: list[ManifestEntry],
+) -> str:
+    canonical = {
+        "git_ref": git_ref,
+        "git_refs": git_refs or [git_ref],
+        "alternate_name": alternate_name,
+        "files": sorted([e.path, e.size, e.sha256, e.content_type] for e in manifest),
+    }
+    encoded = json.dumps(canonical, separators=(",", ":"), sort_keys=True)
+    return hashlib.sha256(encoded.encode()).hexdigest()
 
 
 def register_build(
@@ -57,7 +142,9 @@ def register_build(
     manifest: list[ManifestEntry],
     ci: dict[str, Any],
     uploader: str | None,
+    digest: str | None = None,
 ) -> tuple[Build, list[Upload]]:
+    """Record a new pending build; copy what keeper already holds."""
     build = Build(
         public_id=new_public_id(),
         product_id=pk(product),
@@ -69,6 +156,7 @@ def register_build(
         ci=ci,
         file_count=len(manifest),
         total_size=sum(e.size for e in manifest),
+        manifest_digest=digest,
     )
     session.add(build)
     session.flush()
@@ -96,6 +184,68 @@ def register_build(
         if e.path not in reused
     ]
     return build, uploads
+
+
+def renew_uploads(
+    session: Session,
+    runtime: Runtime,
+    org: Organization,
+    product: Product,
+    build: Build,
+    paths: list[str],
+) -> list[Upload]:
+    """Fresh upload URLs for files of a build still being uploaded, for a
+    client whose URLs expired (a long upload, a paused CI runner)."""
+    if build.status not in (BuildStatus.pending, BuildStatus.failed):
+        raise Conflict(
+            f"build {build.public_id!r} is {build.status}; files can only be "
+            "uploaded to a pending or failed build"
+        )
+    wanted = set(paths)
+    files = {
+        f.path: f
+        for f in session.exec(
+            select(BuildFile).where(
+                BuildFile.build_id == build.id, col(BuildFile.path).in_(wanted)
+            )
+        )
+    }
+    unknown = sorted(wanted - files.keys())
+    if unknown:
+        raise Invalid(
+            f"not files of build {build.public_id!r}: {', '.join(unknown[:20])}"
+        )
+    store = runtime.stores.for_org(org)
+    prefix = build_prefix(product, build)
+    return [
+        Upload(f.path, upload_target(runtime, store, org, prefix + f.path, _entry(f)))
+        for f in sorted(files.values(), key=lambda f: f.path)
+    ]
+
+
+def _missing_uploads(
+    session: Session,
+    runtime: Runtime,
+    org: Organization,
+    product: Product,
+    build: Build,
+) -> list[Upload]:
+    store = runtime.stores.for_org(org)
+    prefix = build_prefix(product, build)
+    landed = {info.key[len(prefix) :]: info.size for info in store.list(prefix)}
+    return [
+        Upload(f.path, upload_target(runtime, store, org, prefix + f.path, _entry(f)))
+        for f in session.exec(
+            select(BuildFile)
+            .where(BuildFile.build_id == build.id)
+            .order_by(col(BuildFile.path))
+        )
+        if not f.reused and landed.get(f.path) != f.size
+    ]
+
+
+def _entry(f: BuildFile) -> ManifestEntry:
+    return ManifestEntry(f.path, f.size, f.sha256, f.content_type)
 
 
 def upload_target(
