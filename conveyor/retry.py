@@ -1,0 +1,42 @@
+"""Exponential backoff with full jitter, shared by API calls and transfers."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from datetime import datetime, timezone
+
+import httpx
+
+
+@dataclass
+class Backoff:
+    """Delays of ``base * 2**n`` capped at ``cap``, each drawn uniformly from
+    ``[0, delay]`` so that many clients failing together do not retry in
+    lockstep (AWS's "full jitter")."""
+
+    base: float = 0.2
+    cap: float = 10.0
+    attempt: int = field(default=0)
+
+    def next(self) -> float:
+        delay = min(self.cap, self.base * 2**self.attempt)
+        self.attempt += 1
+        return random.uniform(0, delay)
+
+
+def retry_after(response: httpx.Response, *, cap: float = 30.0) -> float | None:
+    """Seconds a 429/503 asks us to wait, if it says."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return min(cap, max(0.0, float(value)))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return min(cap, max(0.0, (when - datetime.now(timezone.utc)).total_seconds()))

@@ -1,0 +1,174 @@
+"""Publishing a built site: register, send what keeper lacks, confirm."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from conveyor.client import KeeperClient
+from conveyor.errors import UploadFailed
+from conveyor.scan import LocalFile, Site
+from conveyor.transfer import DEFAULT_CONCURRENCY, Instruction, Progress, Transfer
+
+#: How long ``wait`` polls a build that keeper is still processing.
+DEFAULT_WAIT_SECONDS = 600.0
+_TERMINAL = frozenset({"complete", "failed"})
+
+
+@dataclass(frozen=True)
+class PublishedEdition:
+    slug: str
+    url: str | None
+
+
+@dataclass
+class UploadResult:
+    build: dict[str, Any]
+    editions: list[PublishedEdition] = field(default_factory=list)
+    files_sent: int = 0
+    bytes_sent: int = 0
+    files_reused: int = 0
+    resumed: bool = False
+    retries: int = 0
+    seconds: float = 0.0
+
+    @property
+    def build_id(self) -> str:
+        return str(self.build["id"])
+
+    def summary(self) -> str:
+        parts = [
+            f"sent {self.files_sent} files ({_human(self.bytes_sent)})",
+            f"reused {self.files_reused}",
+        ]
+        if self.resumed:
+            parts.append("resumed an interrupted upload")
+        if self.retries:
+            parts.append(f"{self.retries} retries")
+        parts.append(f"{self.seconds:.1f}s")
+        return f"build {self.build_id}: " + ", ".join(parts)
+
+
+@dataclass
+class Events:
+    """Hooks for the command line to show what is going on."""
+
+    registered: Callable[[dict[str, Any], int, int], None] = lambda b, n, size: None
+    progress: Progress | None = None
+    confirming: Callable[[], None] = lambda: None
+
+
+def upload_site(
+    client: KeeperClient,
+    site: Site,
+    *,
+    org: str,
+    product: str,
+    git_ref: str,
+    alternate_name: str | None = None,
+    ci: dict[str, Any] | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    wait: bool = True,
+    wait_seconds: float = DEFAULT_WAIT_SECONDS,
+    events: Events | None = None,
+) -> UploadResult:
+    """Publish ``site`` as a new build of ``product``.
+
+    Nothing changes for readers until the final confirmation succeeds; any
+    failure before it leaves a pending build that running the same upload
+    again resumes.
+    """
+    events = events or Events()
+    started = time.monotonic()
+    base = client.product_path(org, product)
+    body: dict[str, Any] = {
+        "git_ref": git_ref,
+        "manifest": [f.manifest_entry() for f in site.files],
+        "ci": ci or {},
+    }
+    if alternate_name:
+        body["alternate_name"] = alternate_name
+    # Registration is idempotent (an identical pending build is resumed), so
+    # retrying it after a lost response cannot create a duplicate.
+    created = client.post(f"{base}/builds", body, retry=True)
+    build_path = client.build_path(org, product, created["id"])
+    instructions = [Instruction.from_api(u) for u in created["uploads"]]
+    files = site.by_path()
+    events.registered(
+        created, len(instructions), sum(files[i.path].size for i in instructions)
+    )
+
+    def renew(paths: Sequence[str]) -> list[Instruction]:
+        fresh = client.post(f"{build_path}/uploads", {"paths": list(paths)}, retry=True)
+        return [Instruction.from_api(u) for u in fresh]
+
+    with Transfer(
+        concurrency=concurrency, renew=renew, progress=events.progress
+    ) as transfer:
+        stats = transfer.send(instructions, files)
+
+    events.confirming()
+    build = client.patch(build_path, {"status": "uploaded"})
+    if wait:
+        build = _wait(client, build_path, build, wait_seconds)
+    if build["status"] == "failed":
+        raise UploadFailed(
+            f"keeper rejected build {build['id']}: {build.get('error')}; "
+            "run the same upload again to resend the files"
+        )
+    result = UploadResult(
+        build=build,
+        files_sent=stats.files,
+        bytes_sent=stats.bytes,
+        files_reused=int(created.get("reused", 0)),
+        resumed=bool(created.get("resumed", False)),
+        retries=stats.retries,
+    )
+    if build["status"] == "complete":
+        result.editions = editions_showing(client, org, product, build["id"])
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def editions_showing(
+    client: KeeperClient, org: str, product: str, build_id: str
+) -> list[PublishedEdition]:
+    """Every edition now pointing at ``build_id``, the default one first."""
+    found = [
+        PublishedEdition(e["slug"], e.get("published_url"))
+        for e in client.list_all(
+            f"{client.product_path(org, product)}/editions", limit=100
+        )
+        if e.get("build_id") == build_id
+    ]
+    return sorted(found, key=lambda e: (e.slug != "__main", e.slug))
+
+
+def _wait(
+    client: KeeperClient, path: str, build: dict[str, Any], seconds: float
+) -> dict[str, Any]:
+    deadline = time.monotonic() + seconds
+    delay = 0.2
+    while build["status"] not in _TERMINAL:
+        if time.monotonic() > deadline:
+            raise UploadFailed(
+                f"build {build['id']} was still {build['status']} after "
+                f"{seconds:.0f}s; check it with `ltd builds show {build['id']}`"
+            )
+        time.sleep(delay)
+        delay = min(delay * 2, 5.0)
+        build = client.get(path)
+    return build
+
+
+def _human(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"
+
+
+__all__ = ["LocalFile", "UploadResult", "upload_site", "editions_showing"]
