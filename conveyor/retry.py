@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from datetime import datetime, timezone
 
 import httpx
 
@@ -39,4 +39,4 @@ def retry_after(response: httpx.Response, *, cap: float = 30.0) -> float | None:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    return min(cap, max(0.0, (when - datetime.now(timezone.utc)).total_seconds()))
+    return min(cap, max(0.0, (when - datetime.now(UTC)).total_seconds()))
