@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import click
 
-from keeper import __version__
+from conveyor import __version__
+from ltd.admin import register
+from ltd.upload import upload
 
 
 @click.group()
 @click.version_option(__version__, prog_name="ltd")
 def main() -> None:
-    """Publish documentation builds to keeper."""
+    """Publish documentation builds to keeper and manage them."""
+
+
+main.add_command(upload)
+register(main)

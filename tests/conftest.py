@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,6 +17,9 @@ from sqlalchemy.engine import make_url
 from keeper.app import create_app
 from keeper.config import Settings
 from tests.servers import S3Endpoint, moto_s3_server, rclone_s3_server, skip_or_fail
+
+if TYPE_CHECKING:
+    from tests.served import ServedKeeper
 
 PG_URL = os.environ.get(
     "KEEPER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -112,3 +116,13 @@ def keeper(database_url: str, tmp_path: Path) -> Iterator[Keeper]:
     settings = make_settings(database_url, f"file://{tmp_path / 'storage'}", tmp_path)
     with TestClient(create_app(settings)) as client:
         yield Keeper(client, settings)
+
+
+@pytest.fixture(scope="module")
+def keeper_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedKeeper]:
+    """One `keeper serve` (SQLite, filesystem store) shared by a test module;
+    tests keep out of each other's way by using their own org slugs."""
+    from tests.served import served_keeper  # it imports this module
+
+    with served_keeper(tmp_path_factory.mktemp("keeper-served")) as served:
+        yield served

@@ -68,6 +68,7 @@ def running_server(
     *,
     name: str,
     env: dict[str, str] | None = None,
+    cwd: Path | None = None,
     timeout: float = 30.0,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Run ``command`` until the ``with`` block ends; wait until ``url`` answers.
@@ -83,6 +84,7 @@ def running_server(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env=env,
+            cwd=cwd,
         )
         try:
             _wait_until_answers(process, url, name=name, timeout=timeout, log=log)

@@ -4,9 +4,7 @@ HTTP, on SQLite and PostgreSQL, with the filesystem and S3 stores."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -16,40 +14,22 @@ import boto3
 import httpx
 import pytest
 
+from keeper.db.migrate import head_revision
 from tests.conftest import BOOTSTRAP
 from tests.publishing import confirm, publish, register, site, upload
-from tests.servers import S3Endpoint, free_port, running_server
+from tests.served import keeper_binary, served_keeper
+from tests.servers import S3Endpoint
 
 BASE = "/api/orgs/lsst/products/pipelines"
 AUTH = {"Authorization": f"Bearer {BOOTSTRAP}"}
 
 
-def keeper_binary() -> str:
-    return shutil.which("keeper") or str(Path(sys.executable).parent / "keeper")
-
-
-def serve(workdir: Path, env: dict[str, str]) -> Iterator[httpx.Client]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    full_env = {
-        **os.environ,
-        "KEEPER_BOOTSTRAP_TOKEN": BOOTSTRAP,
-        "KEEPER_BASE_URL": url,
-        **env,
-    }
-    workdir.mkdir(parents=True, exist_ok=True)
-    command = [keeper_binary(), "serve", "--host", "127.0.0.1", "--port", str(port)]
-    cwd = os.getcwd()
-    os.chdir(workdir)  # the defaults (SQLite file, storage folder) land here
-    try:
-        with (
-            running_server(command, f"{url}/api", name="keeper", env=full_env),
-            httpx.Client(base_url=url, timeout=30) as client,
-        ):
-            os.chdir(cwd)
-            yield client
-    finally:
-        os.chdir(cwd)
+def serve(
+    workdir: Path, env: dict[str, str], *, port: int | None = None
+) -> Iterator[httpx.Client]:
+    """The served keeper's HTTP client, for ``for client in serve(…)``."""
+    with served_keeper(workdir, env, port=port) as keeper:
+        yield keeper.client
 
 
 def setup_product(client: httpx.Client) -> None:
@@ -236,5 +216,5 @@ def test_db_upgrade_command(tmp_path: Path) -> None:
             cwd=tmp_path,
         )
         assert result.returncode == 0, result.stderr
-        assert "database at revision 0001" in result.stdout
+        assert f"database at revision {head_revision()}" in result.stdout
     assert db.is_file()

@@ -1,0 +1,61 @@
+"""keeper as a real process (`keeper serve`) for tests that talk to it over
+HTTP the way a client does: ``ltd``, CI jobs, two processes on one database.
+
+The process runs in ``workdir``, so its defaults (the SQLite file, the
+storage folder, the secret key) land there and nowhere else.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import BOOTSTRAP
+from tests.servers import free_port, running_server
+
+
+def keeper_binary() -> str:
+    return shutil.which("keeper") or str(Path(sys.executable).parent / "keeper")
+
+
+@dataclass(frozen=True)
+class ServedKeeper:
+    """A running keeper: its URL, an HTTP client on it, its working folder."""
+
+    url: str
+    client: httpx.Client
+    workdir: Path
+    token: str = BOOTSTRAP
+
+    def auth(self, token: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token or self.token}"}
+
+
+@contextmanager
+def served_keeper(
+    workdir: Path, env: dict[str, str] | None = None, *, port: int | None = None
+) -> Iterator[ServedKeeper]:
+    """Run `keeper serve` until the ``with`` block ends; ``env`` adds to (and
+    overrides) the test process's environment."""
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    full_env = {
+        **os.environ,
+        "KEEPER_BOOTSTRAP_TOKEN": BOOTSTRAP,
+        "KEEPER_BASE_URL": url,
+        **(env or {}),
+    }
+    workdir.mkdir(parents=True, exist_ok=True)
+    command = [keeper_binary(), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    with (
+        running_server(command, f"{url}/api", name="keeper", env=full_env, cwd=workdir),
+        httpx.Client(base_url=url, timeout=30) as client,
+    ):
+        yield ServedKeeper(url, client, workdir)
