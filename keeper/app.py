@@ -10,7 +10,15 @@ from sqlmodel import Session
 
 from keeper import __version__
 from keeper.api.errors import install_error_handlers
-from keeper.api.routes import builds, editions, orgs, products, tokens, uploads
+from keeper.api.routes import (
+    builds,
+    compat,
+    editions,
+    orgs,
+    products,
+    tokens,
+    uploads,
+)
 from keeper.config import Settings, get_settings
 from keeper.db.engine import make_engine
 from keeper.db.migrate import upgrade
@@ -47,6 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (orgs, products, editions, builds, tokens, uploads):
         api.include_router(module.router)
     app.include_router(api)
+    # Released ltd-conveyor clients look for LTD Keeper 1.x at the root.
+    app.include_router(compat.router)
 
     @app.get("/api", tags=["meta"])
     def root() -> dict[str, str]:

@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     secret_key_file: Path = Path("keeper-data/secret-key")
     #: Lifetime of the upload URLs handed to clients.
     upload_url_expires_in: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    #: The organization that the LTD Keeper 1.x routes (``/token``,
+    #: ``/products/…``) act on: those predate organizations. Unset means the
+    #: only organization there is.
+    compat_org: str | None = None
     #: Largest page any list endpoint returns.
     max_page_size: int = Field(default=100, ge=1, le=1000)
     #: Default page size of list endpoints.

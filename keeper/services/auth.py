@@ -85,6 +85,17 @@ def authenticate(session: Session, secret: str) -> Principal:
     token = session.exec(
         select(Token).where(Token.token_hash == hash_token(secret))
     ).first()
+    return _admit(session, token)
+
+
+def authenticate_token_id(session: Session, token_id: int) -> Principal:
+    """The principal of a token already proven by other means (a sealed
+    session that names it); refused like any other once it expires or is
+    deleted."""
+    return _admit(session, session.get(Token, token_id))
+
+
+def _admit(session: Session, token: Token | None) -> Principal:
     now = utcnow()
     if token is None or token.id is None:
         raise Unauthorized("the token is not valid")

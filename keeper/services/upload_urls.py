@@ -1,7 +1,10 @@
 """Keeper's own signed upload URLs, for stores that cannot presign.
 
-A URL carries the org, the object key, the declared size and an expiry,
-signed with HMAC-SHA256; holding the URL is the permission to PUT there.
+A PUT URL carries the org, the object key, the declared size and an
+expiry, signed with HMAC-SHA256; holding the URL is the permission to PUT
+there. A form POST URL carries the org, a folder prefix and an expiry the
+same way. Other short-lived credentials are sealed with the same key under
+a purpose of their own, so that none can pass for another.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from keeper.services.errors import Forbidden
 
@@ -24,6 +28,23 @@ class UploadGrant:
     key: str
     size: int
     expires: int
+
+
+@dataclass(frozen=True)
+class PostGrant:
+    """Permission to form-POST objects under ``prefix`` (a folder) of an org.
+
+    ``discard`` grants take LTD's empty directory-marker objects and store
+    nothing: a folder store cannot hold a key that is also a prefix.
+    """
+
+    org: str
+    prefix: str
+    expires: int
+    discard: bool = False
+
+
+_POST_PURPOSE = "form-post"
 
 
 class UploadSigner:
@@ -50,8 +71,41 @@ class UploadSigner:
             raise Forbidden("the upload URL has expired; ask keeper for a new one")
         return UploadGrant(org=org, key=key, size=size, expires=expires)
 
-    def _mac(self, payload: str) -> str:
-        return _b64(hmac.new(self._secret, payload.encode(), hashlib.sha256).digest())
+    def sign_post(self, grant: PostGrant) -> str:
+        return self.seal(
+            _POST_PURPOSE, [grant.org, grant.prefix, grant.expires, grant.discard]
+        )
+
+    def verify_post(self, token: str, *, now: float | None = None) -> PostGrant:
+        try:
+            org, prefix, expires, discard = self.unseal(_POST_PURPOSE, token)
+        except ValueError as exc:
+            raise Forbidden("the upload URL is not valid") from exc
+        if (now or time.time()) > expires:
+            raise Forbidden("the upload URL has expired; ask keeper for a new one")
+        return PostGrant(org=org, prefix=prefix, expires=expires, discard=discard)
+
+    def seal(self, purpose: str, items: list[Any]) -> str:
+        """Sign ``items`` (JSON values) for ``purpose``; see :meth:`unseal`."""
+        payload = _b64(json.dumps(items, separators=(",", ":")).encode())
+        return f"{payload}.{self._mac(payload, purpose)}"
+
+    def unseal(self, purpose: str, token: str) -> list[Any]:
+        """The items sealed for ``purpose``; ValueError for anything else."""
+        payload, _, mac = token.partition(".")
+        if not mac or not hmac.compare_digest(mac, self._mac(payload, purpose)):
+            raise ValueError("bad signature")
+        items = json.loads(_unb64(payload))
+        if not isinstance(items, list):
+            raise ValueError("malformed")
+        return items
+
+    def _mac(self, payload: str, purpose: str = "") -> str:
+        # PUT tokens predate purposes and keep their plain MAC. A purpose is
+        # followed by NUL, which base64 payloads never contain, so a MAC for
+        # one purpose can never verify for another.
+        message = f"{purpose}\0{payload}" if purpose else payload
+        return _b64(hmac.new(self._secret, message.encode(), hashlib.sha256).digest())
 
 
 def load_or_create_secret(path: Path) -> bytes:

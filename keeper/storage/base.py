@@ -47,6 +47,19 @@ class UploadTarget:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class PostTarget:
+    """Where and how a client sends files under one prefix as HTML form POSTs.
+
+    The client posts ``fields`` plus its own ``Content-Type`` field and the
+    file as the ``file`` part; ``${filename}`` in the ``key`` field becomes
+    the part's file name, the way S3's POST Object does it.
+    """
+
+    url: str
+    fields: dict[str, str] = field(default_factory=dict)
+
+
 def validate_key(key: str) -> str:
     """Return ``key`` unchanged if it is a safe relative key, else raise.
 
@@ -87,6 +100,20 @@ def validate_prefix(prefix: str) -> str:
     return prefix
 
 
+def validate_dir_prefix(prefix: str) -> str:
+    """Return ``prefix`` unchanged if it names a whole folder, else raise.
+
+    A folder prefix is ``""`` (the root) or a valid key followed by ``/``;
+    form uploads are granted per folder, so a partial name is never one.
+    """
+    if not prefix:
+        return prefix
+    if not prefix.endswith("/"):
+        raise InvalidKey(f"a folder prefix ends with '/': {prefix!r}")
+    validate_key(prefix[:-1])
+    return prefix
+
+
 #: Streaming reads hand out chunks of this many bytes.
 CHUNK_SIZE = 64 * 1024
 
@@ -97,6 +124,8 @@ class ObjectStore(Protocol):
 
     #: True when :meth:`presign_put` gives URLs clients can use directly.
     supports_presigned_put: bool
+    #: True when :meth:`presign_post` gives form targets clients can use.
+    supports_presigned_post: bool
 
     def put(
         self, key: str, data: bytes | BinaryIO, *, content_type: str | None = None
@@ -149,5 +178,13 @@ class ObjectStore(Protocol):
         """A URL a client can PUT the object's bytes to, without credentials.
 
         Only meaningful when :attr:`supports_presigned_put` is true.
+        """
+        ...
+
+    def presign_post(self, prefix: str, *, expires_in: int) -> PostTarget:
+        """A form target that takes any object under the folder ``prefix``
+        (see :func:`validate_dir_prefix`) and nothing outside it.
+
+        Only meaningful when :attr:`supports_presigned_post` is true.
         """
         ...

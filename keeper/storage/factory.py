@@ -13,14 +13,19 @@ from .base import (
     ObjectInfo,
     ObjectNotFound,
     ObjectStore,
+    PostTarget,
     UploadTarget,
+    validate_dir_prefix,
     validate_key,
     validate_prefix,
 )
 from .filesystem import FilesystemStore
 from .s3 import AddressingStyle, S3Store
 
-_S3_OPTIONS = frozenset({"endpoint_url", "region", "addressing_style"})
+_S3_OPTIONS = frozenset(
+    {"endpoint_url", "region", "addressing_style", "presigned_post"}
+)
+_BOOLEANS = {"true": True, "false": False}
 
 
 def store_from_url(url: str, *, base_dir: Path | None = None) -> ObjectStore:
@@ -30,7 +35,9 @@ def store_from_url(url: str, *, base_dir: Path | None = None) -> ObjectStore:
       :class:`FilesystemStore`; relative paths are resolved against
       ``base_dir`` (default: the working directory) and the folder is created.
     - ``s3://BUCKET/PREFIX?endpoint_url=...&region=...&addressing_style=path``:
-      an :class:`S3Store`. Credentials come from boto3's usual chain
+      an :class:`S3Store`. ``presigned_post=false`` is for servers that refuse
+      S3's POST Object (``rclone serve s3``): keeper then receives form
+      uploads and writes them itself. Credentials come from boto3's usual chain
       (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, profiles, roles), never
       from the URL, so the URL can be logged.
     """
@@ -79,6 +86,9 @@ def _s3_from_url(url: str, bucket: str, path: str, query: str) -> S3Store:
             f"addressing_style must be one of {', '.join(get_args(AddressingStyle))}"
             f", not {style!r}"
         )
+    post = options.get("presigned_post", "true").lower()
+    if post not in _BOOLEANS:
+        raise ValueError(f"presigned_post must be true or false, not {post!r}")
     prefix = unquote(path).strip("/")
     if prefix:
         validate_key(prefix)
@@ -88,6 +98,7 @@ def _s3_from_url(url: str, bucket: str, path: str, query: str) -> S3Store:
         endpoint_url=options.get("endpoint_url") or None,
         region=options.get("region") or None,
         addressing_style=cast(AddressingStyle | None, style),
+        presigned_post=_BOOLEANS[post],
     )
 
 
@@ -104,6 +115,7 @@ class PrefixedStore:
         self.store = store
         self.prefix = prefix
         self.supports_presigned_put = store.supports_presigned_put
+        self.supports_presigned_post = store.supports_presigned_post
 
     def __repr__(self) -> str:
         return f"PrefixedStore({self.store!r}, {self.prefix!r})"
@@ -154,6 +166,10 @@ class PrefixedStore:
         return self.store.presign_put(
             self._inner(key), content_type=content_type, expires_in=expires_in
         )
+
+    def presign_post(self, prefix: str, *, expires_in: int) -> PostTarget:
+        validate_dir_prefix(prefix)
+        return self.store.presign_post(f"{self.prefix}/{prefix}", expires_in=expires_in)
 
     def _inner(self, key: str) -> str:
         return f"{self.prefix}/{validate_key(key)}"

@@ -19,6 +19,7 @@ from .base import (
     InvalidKey,
     ObjectInfo,
     ObjectNotFound,
+    PostTarget,
     StorageError,
     UploadTarget,
     validate_key,
@@ -38,6 +39,7 @@ class FilesystemStore:
     """
 
     supports_presigned_put = False
+    supports_presigned_post = False
 
     def __init__(self, root: Path) -> None:
         root.mkdir(parents=True, exist_ok=True)
@@ -188,6 +190,12 @@ class FilesystemStore:
         raise NotImplementedError(
             "FilesystemStore cannot presign uploads: keeper issues its own "
             "signed PUT URLs for the filesystem backend"
+        )
+
+    def presign_post(self, prefix: str, *, expires_in: int) -> PostTarget:
+        raise NotImplementedError(
+            "FilesystemStore cannot presign form uploads: keeper issues its "
+            "own signed POST URLs for the filesystem backend"
         )
 
     # -- internals ---------------------------------------------------------

@@ -17,8 +17,10 @@ from .base import (
     CHUNK_SIZE,
     ObjectInfo,
     ObjectNotFound,
+    PostTarget,
     StorageError,
     UploadTarget,
+    validate_dir_prefix,
     validate_key,
     validate_prefix,
 )
@@ -81,6 +83,7 @@ class S3Store:
         access_key: str | None = None,
         secret_key: str | None = None,
         addressing_style: AddressingStyle | None = None,
+        presigned_post: bool = True,
         client: Any = None,
     ) -> None:
         if not bucket:
@@ -90,6 +93,9 @@ class S3Store:
             validate_key(prefix)
         self.bucket = bucket
         self.prefix = prefix
+        # Some S3-compatible servers (rclone serve s3) refuse POST Object;
+        # keeper then receives form uploads itself.
+        self.supports_presigned_post = presigned_post
         if client is None:
             # Buckets on a local or custom endpoint are rarely resolvable as
             # <bucket>.<host>, so default to path-style addressing there.
@@ -231,6 +237,28 @@ class S3Store:
         return UploadTarget(
             url=url, method="PUT", headers={"Content-Type": content_type}
         )
+
+    def presign_post(self, prefix: str, *, expires_in: int) -> PostTarget:
+        validate_dir_prefix(prefix)
+        root = f"{self.prefix}/" if self.prefix else ""
+        folder = root + prefix
+        # S3 enforces every condition of the signed policy: the key must
+        # stay under the folder, and Content-Type is the client's to choose
+        # (every form field needs a condition, or S3 refuses the upload).
+        conditions: list[Any] = [
+            ["starts-with", "$key", folder],
+            ["starts-with", "$Content-Type", ""],
+            {"success_action_status": "204"},
+        ]
+        with self._errors("presign", prefix or "/"):
+            post = self.client.generate_presigned_post(
+                self.bucket,
+                folder + "${filename}",
+                Fields={"success_action_status": "204"},
+                Conditions=conditions,
+                ExpiresIn=expires_in,
+            )
+        return PostTarget(url=post["url"], fields=dict(post["fields"]))
 
     # -- administration ----------------------------------------------------
 

@@ -425,6 +425,15 @@ def test_openapi_lists_every_route(keeper: Keeper) -> None:
         (build, "delete"),
         (f"{build}/uploads", "post"),
         ("/api/uploads/{token}", "put"),
+        ("/api/uploads/form/{token}", "post"),
+        # LTD Keeper 1.x, for released ltd-conveyor clients (tests/compat)
+        ("/", "get"),
+        ("/token", "get"),
+        ("/products/", "get"),
+        ("/products/{product}", "get"),
+        ("/products/{product}/builds/", "post"),
+        ("/builds/{build}", "get"),
+        ("/builds/{build}", "patch"),
     }
 
 
