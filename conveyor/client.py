@@ -91,7 +91,7 @@ class KeeperClient:
                 time.sleep(backoff.next())
                 continue
             if response.status_code in _RETRY_STATUSES and attempt < attempts:
-                time.sleep(retry_after(response) or backoff.next())
+                time.sleep(retry_after(response.headers) or backoff.next())
                 continue
             if response.is_success:
                 return response

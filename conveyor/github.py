@@ -108,7 +108,7 @@ class GitHubClient:
                 time.sleep(backoff.next())
                 continue
             if response.status_code in _RETRY_STATUSES and idempotent and not last:
-                time.sleep(retry_after(response) or backoff.next())
+                time.sleep(retry_after(response.headers) or backoff.next())
                 continue
             if response.is_success:
                 return response

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-
-import httpx
 
 
 @dataclass
@@ -26,9 +25,9 @@ class Backoff:
         return random.uniform(0, delay)
 
 
-def retry_after(response: httpx.Response, *, cap: float = 30.0) -> float | None:
-    """Seconds a 429/503 asks us to wait, if it says."""
-    value = response.headers.get("Retry-After")
+def retry_after(headers: Mapping[str, str], *, cap: float = 30.0) -> float | None:
+    """Seconds a 429/503 asks us to wait, if its headers say."""
+    value = headers.get("Retry-After") or headers.get("retry-after")
     if not value:
         return None
     try:

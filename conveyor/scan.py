@@ -24,6 +24,9 @@ class LocalFile:
     source: Path
     size: int
     sha256: str
+    #: Lets keeper verify uploads from the store's listing (S3 ETags are the
+    #: MD5 of single-part objects) instead of reading every object back.
+    md5: str
     content_type: str
 
     def manifest_entry(self) -> dict[str, object]:
@@ -31,6 +34,7 @@ class LocalFile:
             "path": self.path,
             "size": self.size,
             "sha256": self.sha256,
+            "md5": self.md5,
             "content_type": self.content_type,
         }
 
@@ -116,11 +120,13 @@ def _check_name(shown: Path, path: str) -> None:
 
 def _describe(path: str, source: Path) -> LocalFile:
     digest = hashlib.sha256()
+    md5 = hashlib.md5(usedforsecurity=False)
     size = 0
     try:
         with source.open("rb") as handle:
             while chunk := handle.read(_CHUNK):
                 digest.update(chunk)
+                md5.update(chunk)
                 size += len(chunk)
     except OSError as exc:
         raise BadSite(f"cannot read {source}: {exc.strerror or exc}") from exc
@@ -129,5 +135,6 @@ def _describe(path: str, source: Path) -> LocalFile:
         source=source,
         size=size,
         sha256=digest.hexdigest(),
+        md5=md5.hexdigest(),
         content_type=content_type_for(path),
     )

@@ -28,6 +28,7 @@ EditionSlug = Annotated[
 UrlLayout = Literal["subdomain", "path"]
 CdnKind = Literal["none", "fastly", "varnish", "nginx"]
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+Md5 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 
 
 class _Strict(BaseModel):
@@ -164,6 +165,10 @@ class ManifestFile(_Strict):
     ]
     size: int = Field(ge=0)
     sha256: Sha256
+    md5: Md5 | None = Field(
+        default=None,
+        description="lets keeper verify the upload from the store's listing",
+    )
     content_type: str = Field(
         default="application/octet-stream", min_length=1, max_length=255
     )

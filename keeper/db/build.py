@@ -67,5 +67,12 @@ class BuildFile(SQLModel, table=True):
     size: int
     sha256: str = Field(max_length=64)
     content_type: str = Field(max_length=255)
+    #: The client's MD5, checked against the store's ETag (which the store
+    #: computed from the bytes it received) when the build is confirmed.
+    md5: str | None = Field(default=None, max_length=32)
+    #: True once keeper itself hashed the stored object and found ``sha256``.
+    #: Files verified only by MD5 are reused only by clients that send the
+    #: same MD5, so a wrong sha256 claim cannot leak into another build.
+    sha256_verified: bool = False
     #: True when keeper copied the object from an earlier build.
     reused: bool = False

@@ -173,11 +173,18 @@ class ObjectStore(Protocol):
         ...
 
     def presign_put(
-        self, key: str, *, content_type: str, expires_in: int
+        self,
+        key: str,
+        *,
+        content_type: str,
+        expires_in: int,
+        content_md5: str | None = None,
     ) -> UploadTarget:
         """A URL a client can PUT the object's bytes to, without credentials.
 
-        Only meaningful when :attr:`supports_presigned_put` is true.
+        Only meaningful when :attr:`supports_presigned_put` is true. With
+        ``content_md5`` (base64, as in the header) the signature covers it,
+        so the store refuses a body whose MD5 differs.
         """
         ...
 

@@ -161,10 +161,18 @@ class PrefixedStore:
             return self.store.sha256(self._inner(key))
 
     def presign_put(
-        self, key: str, *, content_type: str, expires_in: int
+        self,
+        key: str,
+        *,
+        content_type: str,
+        expires_in: int,
+        content_md5: str | None = None,
     ) -> UploadTarget:
         return self.store.presign_put(
-            self._inner(key), content_type=content_type, expires_in=expires_in
+            self._inner(key),
+            content_type=content_type,
+            expires_in=expires_in,
+            content_md5=content_md5,
         )
 
     def presign_post(self, prefix: str, *, expires_in: int) -> PostTarget:

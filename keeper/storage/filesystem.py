@@ -185,7 +185,12 @@ class FilesystemStore:
         return digest.hexdigest()
 
     def presign_put(
-        self, key: str, *, content_type: str, expires_in: int
+        self,
+        key: str,
+        *,
+        content_type: str,
+        expires_in: int,
+        content_md5: str | None = None,
     ) -> UploadTarget:
         raise NotImplementedError(
             "FilesystemStore cannot presign uploads: keeper issues its own "

@@ -224,19 +224,29 @@ class S3Store:
         return digest.hexdigest()
 
     def presign_put(
-        self, key: str, *, content_type: str, expires_in: int
+        self,
+        key: str,
+        *,
+        content_type: str,
+        expires_in: int,
+        content_md5: str | None = None,
     ) -> UploadTarget:
-        params = {"Bucket": self.bucket, "Key": self._full(key)}
+        params = {
+            "Bucket": self.bucket,
+            "Key": self._full(key),
+            "ContentType": content_type,
+        }
+        headers = {"Content-Type": content_type}
+        if content_md5 is not None:
+            params["ContentMD5"] = content_md5
+            headers["Content-MD5"] = content_md5
         with self._errors("presign", key):
             url = self.client.generate_presigned_url(
-                "put_object",
-                Params={**params, "ContentType": content_type},
-                ExpiresIn=expires_in,
+                "put_object", Params=params, ExpiresIn=expires_in
             )
-        # Content-Type is part of the signature: the client must send it as is.
-        return UploadTarget(
-            url=url, method="PUT", headers={"Content-Type": content_type}
-        )
+        # The headers are part of the signature: the client must send them
+        # as they are, and S3 checks the body against Content-MD5.
+        return UploadTarget(url=url, method="PUT", headers=headers)
 
     def presign_post(self, prefix: str, *, expires_in: int) -> PostTarget:
         validate_dir_prefix(prefix)

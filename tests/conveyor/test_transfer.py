@@ -1,12 +1,12 @@
 """The transfer engine's retry, renewal and concurrency rules, against an
-in-process transport (the real-server cases are in tests/ltd/test_upload.py)."""
+in-process sender (the real-server cases are in tests/ltd/test_upload.py)."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -14,7 +14,7 @@ import pytest
 
 from conveyor.errors import UploadFailed
 from conveyor.scan import LocalFile, scan_site
-from conveyor.transfer import Instruction, Transfer
+from conveyor.transfer import Answer, Instruction, Transfer, TransientError
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -35,11 +35,18 @@ def instructions(
 
 
 def transfer(handler: Handler, **options: object) -> Transfer:
-    return Transfer(
-        transport=httpx.MockTransport(handler),
-        backoff_base=0.001,
-        **options,  # type: ignore[arg-type]
-    )
+    """A Transfer whose requests are answered by ``handler``, which speaks
+    httpx's request and response types for readability."""
+
+    def send(method: str, url: str, headers: Mapping[str, str], body: bytes) -> Answer:
+        request = httpx.Request(method, url, headers=headers, content=body)
+        try:
+            response = handler(request)
+        except httpx.TransportError as exc:
+            raise TransientError(str(exc)) from exc
+        return Answer(response.status_code, dict(response.headers), response.text)
+
+    return Transfer(sender=send, backoff_base=0.001, **options)  # type: ignore[arg-type]
 
 
 def test_every_file_arrives_once_with_its_headers(tmp_path: Path) -> None:
@@ -192,3 +199,14 @@ def test_instructions_for_unknown_files_are_refused(tmp_path: Path) -> None:
         pytest.raises(UploadFailed, match="not in the site"),
     ):
         t.send(bogus, files)
+
+
+def test_the_real_sender_reports_a_refused_connection_as_transient(
+    tmp_path: Path,
+) -> None:
+    from conveyor.transfer import Urllib3Sender
+    from tests.servers import free_port
+
+    sender = Urllib3Sender(2)
+    with pytest.raises(TransientError, match="Connection refused|NewConnectionError"):
+        sender("PUT", f"http://127.0.0.1:{free_port()}/x", {}, b"body")

@@ -7,6 +7,7 @@ test_filesystem.py for how the filesystem backend refuses it.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import os
@@ -18,6 +19,8 @@ import httpx
 import pytest
 
 from keeper.storage import InvalidKey, ObjectNotFound, ObjectStore
+from tests.servers import S3Endpoint
+from tests.storage.conftest import fresh_s3_store
 
 
 def read(store: ObjectStore, key: str, **range_: int) -> bytes:
@@ -355,6 +358,45 @@ def test_presigned_put_accepts_a_plain_http_upload(store: ObjectStore) -> None:
     assert store.get("builds/7/index.html") == b"<p>direct</p>"
     info = store.stat("builds/7/index.html")
     assert info is not None and info.content_type == "text/html"
+
+
+def test_presigned_put_with_md5_lists_that_md5_as_etag(store: ObjectStore) -> None:
+    if not store.supports_presigned_put:
+        pytest.skip("backend has no presigned uploads")
+    body = b"<p>checked</p>"
+    md5 = hashlib.md5(body).digest()
+    target = store.presign_put(
+        "builds/8/index.html",
+        content_type="text/html",
+        expires_in=300,
+        content_md5=base64.b64encode(md5).decode(),
+    )
+    assert target.headers["Content-MD5"] == base64.b64encode(md5).decode()
+    response = httpx.request(
+        target.method, target.url, headers=target.headers, content=body
+    )
+    assert response.status_code == 200, response.text
+    [info] = list(store.list("builds/8/"))
+    assert info.etag is not None and info.etag.strip('"') == md5.hex()
+
+
+@pytest.mark.s3server
+def test_rclone_refuses_a_body_whose_md5_differs(rclone_s3: S3Endpoint) -> None:
+    # moto checks neither signatures nor digests; rclone and S3 check both.
+    store = fresh_s3_store(rclone_s3)
+    signed_md5 = base64.b64encode(hashlib.md5(b"<p>expected</p>").digest()).decode()
+    target = store.presign_put(
+        "builds/9/index.html",
+        content_type="text/html",
+        expires_in=300,
+        content_md5=signed_md5,
+    )
+    response = httpx.request(
+        target.method, target.url, headers=target.headers, content=b"<p>tampered</p>"
+    )
+    assert response.status_code == 400
+    assert "BadDigest" in response.text
+    assert store.stat("builds/9/index.html") is None
 
 
 # -- awkward content -------------------------------------------------------------

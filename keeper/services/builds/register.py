@@ -24,7 +24,7 @@ from keeper.services.upload_urls import UploadGrant
 from keeper.storage import ObjectNotFound, ObjectStore, UploadTarget
 
 #: Server-side copies run in parallel; object stores are latency-bound.
-_COPY_WORKERS = 16
+_COPY_WORKERS = 32
 #: Keeps IN (...) lists well under every database's parameter limit.
 _LOOKUP_CHUNK = 500
 
@@ -35,6 +35,16 @@ class ManifestEntry:
     size: int
     sha256: str
     content_type: str
+    md5: str | None = None
+
+
+@dataclass(frozen=True)
+class _Source:
+    """An identical file of a complete build, and what keeper knows of it."""
+
+    key: str
+    md5: str | None
+    sha256_verified: bool
 
 
 @dataclass(frozen=True)
@@ -124,7 +134,9 @@ def manifest_digest(
         "git_ref": git_ref,
         "git_refs": git_refs or [git_ref],
         "alternate_name": alternate_name,
-        "files": sorted([e.path, e.size, e.sha256, e.content_type] for e in manifest),
+        "files": sorted(
+            [e.path, e.size, e.sha256, e.content_type, e.md5 or ""] for e in manifest
+        ),
     }
     encoded = json.dumps(canonical, separators=(",", ":"), sort_keys=True)
     return hashlib.sha256(encoded.encode()).hexdigest()
@@ -163,19 +175,24 @@ def register_build(
     store = runtime.stores.for_org(org)
     prefix = build_prefix(product, build)
     sources = _reusable_sources(session, product, manifest)
-    reused = _copy_reused(store, prefix, manifest, sources)
-    session.add_all(
-        BuildFile(
+    reused = _copy_reused(store, prefix, sources)
+
+    def row(e: ManifestEntry) -> BuildFile:
+        source = sources.get(e.path) if e.path in reused else None
+        return BuildFile(
             build_id=pk(build),
             product_id=pk(product),
             path=e.path,
             size=e.size,
             sha256=e.sha256,
+            md5=source.md5 if source and source.md5 else e.md5,
             content_type=e.content_type,
-            reused=e.path in reused,
+            # A copy is exactly as verified as the object it was copied from.
+            sha256_verified=source.sha256_verified if source else False,
+            reused=source is not None,
         )
-        for e in manifest
-    )
+
+    session.add_all(row(e) for e in manifest)
     session.commit()
     session.refresh(build)
     uploads = [
@@ -245,7 +262,7 @@ def _missing_uploads(
 
 
 def _entry(f: BuildFile) -> ManifestEntry:
-    return ManifestEntry(f.path, f.size, f.sha256, f.content_type)
+    return ManifestEntry(f.path, f.size, f.sha256, f.content_type, f.md5)
 
 
 def upload_target(
@@ -260,7 +277,10 @@ def upload_target(
     expires_in = runtime.settings.upload_url_expires_in
     if store.supports_presigned_put:
         return store.presign_put(
-            key, content_type=entry.content_type, expires_in=expires_in
+            key,
+            content_type=entry.content_type,
+            expires_in=expires_in,
+            content_md5=_base64_md5(entry.md5) if entry.md5 else None,
         )
     token = runtime.signer.sign(
         UploadGrant(
@@ -280,52 +300,63 @@ def upload_target(
 
 def _reusable_sources(
     session: Session, product: Product, manifest: list[ManifestEntry]
-) -> dict[tuple[str, int], str]:
-    """(sha256, size) -> storage key of an identical file in a complete build."""
+) -> dict[str, _Source]:
+    """Manifest path -> an identical file of a complete build of the product.
+
+    Identical means same size and sha256, and the sha256 must be one keeper
+    hashed itself or come with the MD5 the store checked: a client's wrong
+    sha256 claim can then only ever match that same client's bytes.
+    """
     wanted = sorted({e.sha256 for e in manifest})
-    found: dict[tuple[str, int], str] = {}
+    candidates: dict[tuple[str, int], list[_Source]] = {}
     for chunk in _chunks(wanted, _LOOKUP_CHUNK):
         rows = session.exec(
-            select(BuildFile.sha256, BuildFile.size, BuildFile.path, Build.public_id)
+            select(BuildFile, Build.public_id)
             .join(Build, col(Build.id) == BuildFile.build_id)
             .where(
                 BuildFile.product_id == product.id,
                 col(BuildFile.sha256).in_(chunk),
                 Build.status == BuildStatus.complete,
             )
+            .order_by(col(BuildFile.id).desc())
         )
-        for sha, size, path, public_id in rows:
-            found.setdefault((sha, size), build_prefix(product, public_id) + path)
+        for f, public_id in rows:
+            source = _Source(
+                build_prefix(product, public_id) + f.path, f.md5, f.sha256_verified
+            )
+            candidates.setdefault((f.sha256, f.size), []).append(source)
+    found: dict[str, _Source] = {}
+    for e in manifest:
+        for source in candidates.get((e.sha256, e.size), ()):
+            if source.sha256_verified or (e.md5 and source.md5 == e.md5):
+                found[e.path] = source
+                break
     return found
 
 
 def _copy_reused(
-    store: ObjectStore,
-    prefix: str,
-    manifest: list[ManifestEntry],
-    sources: dict[tuple[str, int], str],
+    store: ObjectStore, prefix: str, sources: dict[str, _Source]
 ) -> set[str]:
     """Copy known files into the new build; returns the paths copied.
 
     A source that vanished (its build was deleted meanwhile) is simply
     asked of the client instead.
     """
-    jobs = [
-        (e.path, sources[(e.sha256, e.size)])
-        for e in manifest
-        if (e.sha256, e.size) in sources
-    ]
 
-    def copy(job: tuple[str, str]) -> str | None:
-        path, src = job
+    def copy(job: tuple[str, _Source]) -> str | None:
+        path, source = job
         try:
-            store.copy(src, prefix + path)
+            store.copy(source.key, prefix + path)
         except ObjectNotFound:
             return None
         return path
 
     with ThreadPoolExecutor(_COPY_WORKERS) as pool:
-        return {p for p in pool.map(copy, jobs) if p is not None}
+        return {p for p in pool.map(copy, sources.items()) if p is not None}
+
+
+def _base64_md5(hex_md5: str) -> str:
+    return base64.b64encode(bytes.fromhex(hex_md5)).decode()
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:

@@ -1,0 +1,142 @@
+"""Verification and reuse with a store whose listing carries MD5 ETags (S3
+over moto's real HTTP server): what is checked from the listing, what is
+hashed, and which earlier files a new build may reuse."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from keeper.app import create_app
+from tests.conftest import Keeper, make_settings
+from tests.publishing import Files, confirm, manifest_of, site
+from tests.servers import S3Endpoint
+
+BASE = "/api/orgs/lsst/products/pipelines"
+pytestmark = pytest.mark.s3server
+
+
+@pytest.fixture
+def s3_keeper(
+    moto_s3: S3Endpoint, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Keeper]:
+    bucket = f"verify-{uuid.uuid4().hex[:12]}"
+    boto3.client(
+        "s3",
+        endpoint_url=moto_s3.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id=moto_s3.access_key,
+        aws_secret_access_key=moto_s3.secret_key,
+    ).create_bucket(Bucket=bucket)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", moto_s3.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", moto_s3.secret_key)
+    url = f"s3://{bucket}/sites?endpoint_url={moto_s3.endpoint_url}&region=us-east-1"
+    settings = make_settings(f"sqlite:///{tmp_path / 'k.sqlite3'}", url, tmp_path)
+    with TestClient(create_app(settings)) as client:
+        keeper = Keeper(client, settings)
+        h = keeper.auth()
+        client.post("/api/orgs", headers=h, json={"slug": "lsst", "title": "L"})
+        client.post(
+            "/api/orgs/lsst/products",
+            headers=h,
+            json={"slug": "pipelines", "title": "P"},
+        )
+        yield keeper
+
+
+def with_md5(files: Files) -> list[dict[str, Any]]:
+    return [
+        {**entry, "md5": hashlib.md5(files[entry["path"]]).hexdigest()}
+        for entry in manifest_of(files)
+    ]
+
+
+def register(k: Keeper, manifest: list[dict[str, Any]]) -> dict[str, Any]:
+    r = k.client.post(
+        f"{BASE}/builds",
+        headers=k.auth(),
+        json={"git_ref": "main", "manifest": manifest},
+    )
+    assert r.status_code == 201, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def send(build: dict[str, Any], files: Files) -> None:
+    with httpx.Client() as http:
+        for item in build["uploads"]:
+            r = http.request(
+                item["method"],
+                item["url"],
+                headers=item["headers"],
+                content=files[item["path"]],
+            )
+            assert r.status_code == 200, r.text
+
+
+def test_upload_urls_sign_the_md5_the_client_declared(s3_keeper: Keeper) -> None:
+    files = site("signed")
+    build = register(s3_keeper, with_md5(files))
+    for item in build["uploads"]:
+        assert "content-md5" in item["url"]  # in X-Amz-SignedHeaders
+        expected = hashlib.md5(files[item["path"]]).digest()
+        assert item["headers"]["Content-MD5"] == base64.b64encode(expected).decode()
+
+
+def test_a_file_whose_bytes_differ_fails_the_md5_check(s3_keeper: Keeper) -> None:
+    files = site("v1")
+    build = register(s3_keeper, with_md5(files))
+    # Same size, other bytes: moto stores it (it checks no digest), and the
+    # listing's ETag gives it away.
+    tampered = {**files, "index.html": files["index.html"].replace(b"v1", b"XX")}
+    send(build, tampered)
+    r = confirm(s3_keeper.client, BASE, s3_keeper.auth(), build["id"])
+    assert r.status_code == 422
+    assert "index.html (md5 differs)" in r.text
+
+
+def test_md5_verified_files_are_reused_only_by_clients_sending_that_md5(
+    s3_keeper: Keeper,
+) -> None:
+    files = site("v1")
+    first = register(s3_keeper, with_md5(files))
+    send(first, files)
+    assert (
+        confirm(s3_keeper.client, BASE, s3_keeper.auth(), first["id"]).status_code
+        == 200
+    )
+
+    # No MD5: keeper never hashed those objects, so it asks for every file.
+    plain = register(s3_keeper, manifest_of(files))
+    assert plain["reused"] == 0
+    assert len(plain["uploads"]) == len(files)
+
+    again = register(
+        s3_keeper,
+        [{**e, "path": "copy/" + e["path"]} for e in with_md5(files)],
+    )
+    assert again["reused"] == len(files)
+    assert again["uploads"] == []
+
+
+def test_hashed_files_are_reused_by_any_client(s3_keeper: Keeper) -> None:
+    files = site("v1")
+    first = register(s3_keeper, manifest_of(files))  # no MD5: keeper hashes
+    send(first, files)
+    assert (
+        confirm(s3_keeper.client, BASE, s3_keeper.auth(), first["id"]).status_code
+        == 200
+    )
+    second = register(
+        s3_keeper, [{**e, "path": "b/" + e["path"]} for e in with_md5(files)]
+    )
+    assert second["reused"] == len(files)
