@@ -22,6 +22,7 @@ import pytest
 from tests.conftest import BOOTSTRAP
 from tests.faults import FAULTS, FaultyProxy
 from tests.keeper.test_served import serve, setup_product
+from tests.served import ServedKeeper
 from tests.servers import S3Endpoint
 
 BASE = "/api/orgs/lsst/products/pipelines"
@@ -371,3 +372,120 @@ def test_github_output_names_the_build_and_its_urls(
         assert f"build-id={build_id_of(done.stderr)}\n" in text
         assert "url=https://pipelines.lsst.io/\n" in text
         assert "urls<<LTD_URLS_EOF\nhttps://pipelines.lsst.io/\nLTD_URLS_EOF\n" in text
+
+
+# -- errors a person can act on ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shared(keeper_server: ServedKeeper) -> Served:
+    """One keeper for the error cases, with org lsst, product pipelines and
+    a reader token."""
+    client = keeper_server.client
+    if client.get(f"{BASE}").status_code == 404:
+        setup_product(client)
+    return Served(client, keeper_server.url, lambda key: b"")
+
+
+def reader_token(served: Served) -> str:
+    r = served.client.post(
+        "/api/orgs/lsst/tokens", headers=AUTH, json={"role": "reader"}
+    )
+    assert r.status_code == 201, r.text
+    token: str = r.json()["token"]
+    return token
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "code", "message"),
+    [
+        (["--product", "nope"], {}, 3, "nope"),
+        (["--org", "nobody"], {}, 3, "nobody"),
+        ([], {"LTD_TOKEN": "not-a-token"}, 4, "did not accept the token"),
+        ([], {"LTD_HOST": "http://127.0.0.1:9"}, 5, "cannot reach keeper"),
+        ([], {"LTD_TOKEN": ""}, 2, "missing --token / LTD_TOKEN"),
+    ],
+    ids=["unknown-product", "unknown-org", "bad-token", "unreachable", "no-token"],
+)
+def test_configuration_errors_have_distinct_exit_codes(
+    shared: Served,
+    tmp_path: Path,
+    args: list[str],
+    env: dict[str, str],
+    code: int,
+    message: str,
+) -> None:
+    write_site(tmp_path / "html", 5)
+    done = shared.ltd(
+        "upload", "--dir", str(tmp_path / "html"), "--git-ref", "main", *args, **env
+    )
+    assert done.returncode == code, done.stderr
+    assert message in done.stderr
+
+
+def test_a_token_without_the_uploader_role_gets_exit_4(
+    shared: Served, tmp_path: Path
+) -> None:
+    write_site(tmp_path / "html", 5)
+    done = shared.ltd(
+        "upload",
+        "--dir",
+        str(tmp_path / "html"),
+        "--git-ref",
+        "main",
+        LTD_TOKEN=reader_token(shared),
+    )
+    assert done.returncode == 4, done.stderr
+    assert "lacks the role" in done.stderr
+
+
+@pytest.mark.parametrize("problem", ["empty", "symlink-out", "missing"])
+def test_a_site_that_cannot_be_published_gets_exit_6_and_registers_nothing(
+    shared: Served, tmp_path: Path, problem: str
+) -> None:
+    site = tmp_path / "html"
+    if problem == "empty":
+        (site / "sub").mkdir(parents=True)
+    elif problem == "symlink-out":
+        write_site(site, 5)
+        (tmp_path / "secret").write_text("s3cr3t")
+        (site / "leak.txt").symlink_to(tmp_path / "secret")
+    before = shared.client.get(f"{BASE}/builds", params={"limit": 100}).json()
+    done = shared.ltd("upload", "--dir", str(site), "--git-ref", "main")
+    assert done.returncode == 6, done.stderr
+    assert {
+        "empty": "contains no files",
+        "symlink-out": "outside the directory",
+        "missing": "does not exist",
+    }[problem] in done.stderr
+    after = shared.client.get(f"{BASE}/builds", params={"limit": 100}).json()
+    assert after == before
+
+
+def test_skip_exits_0_without_needing_anything(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not CI_VARIABLES.match(k)}
+    done = subprocess.run(
+        [ltd_binary(), "upload"],
+        env={**env, "LTD_SKIP_UPLOAD": "true"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "skipping the upload" in done.stderr
+
+
+def test_no_git_ref_outside_ci_and_git_is_a_usage_error(
+    shared: Served, tmp_path: Path
+) -> None:
+    write_site(tmp_path / "html", 5)
+    done = subprocess.run(
+        [ltd_binary(), "upload", "--dir", str(tmp_path / "html")],
+        env={**shared.env(), "GIT_CEILING_DIRECTORIES": str(tmp_path.parent)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "pass --git-ref" in done.stderr
