@@ -7,7 +7,6 @@ says what to do, and transient failures (connection errors, 502/503/504,
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
@@ -22,7 +21,7 @@ from conveyor.errors import (
     Rejected,
     Unreachable,
 )
-from conveyor.retry import Backoff, retry_after
+from conveyor.retry import Backoff, request_with_retries
 
 #: Keeper answers API calls quickly; registering a large manifest may copy
 #: thousands of reused files, so reads get generous time.
@@ -77,26 +76,24 @@ class KeeperClient:
     ) -> httpx.Response:
         """Send one API call; ``retry`` is safe for idempotent calls and for
         the build calls keeper makes idempotent (confirm)."""
-        backoff = Backoff()
-        attempts = self.attempts if retry else 1
-        for attempt in range(1, attempts + 1):
-            try:
-                response = self._http.request(method, path, json=json, params=params)
-            except httpx.TransportError as exc:
-                if attempt == attempts:
-                    raise Unreachable(
-                        f"cannot reach keeper at {self.host}: {exc!s} "
-                        "(check --host / LTD_HOST and the network)"
-                    ) from exc
-                time.sleep(backoff.next())
-                continue
-            if response.status_code in _RETRY_STATUSES and attempt < attempts:
-                time.sleep(retry_after(response.headers) or backoff.next())
-                continue
-            if response.is_success:
-                return response
-            raise self._error(method, path, response)
-        raise AssertionError("unreachable")
+        response = request_with_retries(
+            self._http,
+            method,
+            path,
+            json=json,
+            params=params,
+            attempts=self.attempts if retry else 1,
+            backoff=Backoff(),
+            retry_statuses=_RETRY_STATUSES,
+            retry_transport=lambda exc: True,
+            unreachable=lambda exc: Unreachable(
+                f"cannot reach keeper at {self.host}: {exc!s} "
+                "(check --host / LTD_HOST and the network)"
+            ),
+        )
+        if response.is_success:
+            return response
+        raise self._error(method, path, response)
 
     def _error(self, method: str, path: str, response: httpx.Response) -> Exception:
         detail = _detail(response)

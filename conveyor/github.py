@@ -9,7 +9,6 @@ previous run wrote instead of adding another one to the conversation.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -25,7 +24,7 @@ from conveyor.errors import (
     Rejected,
     Unreachable,
 )
-from conveyor.retry import Backoff, retry_after
+from conveyor.retry import Backoff, request_with_retries
 
 DEFAULT_API_URL = "https://api.github.com"
 #: The REST API version these calls were written against; GitHub keeps
@@ -93,27 +92,26 @@ class GitHubClient:
         # after which GitHub may have made it. The next run would still
         # remove a duplicate, but better not to make one.
         idempotent = method != "POST"
-        backoff = Backoff(base=0.5)
-        for attempt in range(1, self.attempts + 1):
-            last = attempt == self.attempts
-            try:
-                response = self._http.request(method, url, json=json, params=params)
-            except httpx.TransportError as exc:
-                retryable = idempotent or isinstance(exc, httpx.ConnectError)
-                if last or not retryable:
-                    raise Unreachable(
-                        f"cannot reach GitHub at {self.api_url}: {exc!s} "
-                        "(check GITHUB_API_URL and the network)"
-                    ) from exc
-                time.sleep(backoff.next())
-                continue
-            if response.status_code in _RETRY_STATUSES and idempotent and not last:
-                time.sleep(retry_after(response.headers) or backoff.next())
-                continue
-            if response.is_success:
-                return response
-            raise _error(method, url, response)
-        raise AssertionError("unreachable")
+        response = request_with_retries(
+            self._http,
+            method,
+            url,
+            json=json,
+            params=params,
+            attempts=self.attempts,
+            backoff=Backoff(base=0.5),
+            retry_statuses=_RETRY_STATUSES if idempotent else frozenset(),
+            retry_transport=lambda exc: (
+                idempotent or isinstance(exc, httpx.ConnectError)
+            ),
+            unreachable=lambda exc: Unreachable(
+                f"cannot reach GitHub at {self.api_url}: {exc!s} "
+                "(check GITHUB_API_URL and the network)"
+            ),
+        )
+        if response.is_success:
+            return response
+        raise _error(method, url, response)
 
     def paginate(self, path: str) -> Iterator[dict[str, Any]]:
         """Every item of a list, following ``Link: rel="next"``."""

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
 
 
 @dataclass
@@ -39,3 +43,38 @@ def retry_after(headers: Mapping[str, str], *, cap: float = 30.0) -> float | Non
     except (TypeError, ValueError):
         return None
     return min(cap, max(0.0, (when - datetime.now(UTC)).total_seconds()))
+
+
+def request_with_retries(
+    http: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    attempts: int,
+    backoff: Backoff,
+    retry_statuses: frozenset[int],
+    retry_transport: Callable[[httpx.TransportError], bool],
+    unreachable: Callable[[httpx.TransportError], Exception],
+    json: Any = None,
+    params: dict[str, Any] | None = None,
+) -> httpx.Response:
+    """Send one request, retrying what the caller says is safe to retry.
+
+    Returns the last response, successful or not, for the caller to turn
+    into its own error; a transport failure that is not retried (or is the
+    last attempt) raises ``unreachable(exc)``.
+    """
+    for attempt in range(1, attempts + 1):
+        last = attempt == attempts
+        try:
+            response = http.request(method, url, json=json, params=params)
+        except httpx.TransportError as exc:
+            if last or not retry_transport(exc):
+                raise unreachable(exc) from exc
+            time.sleep(backoff.next())
+            continue
+        if response.status_code in retry_statuses and not last:
+            time.sleep(retry_after(response.headers) or backoff.next())
+            continue
+        return response
+    raise AssertionError("attempts must be at least 1")

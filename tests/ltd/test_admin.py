@@ -392,7 +392,7 @@ def test_bad_token_exits_4(ltd: Ltd) -> None:
 
 def test_unreachable_host_exits_5(ltd: Ltd, monkeypatch: pytest.MonkeyPatch) -> None:
     # The client retries a dead host with backoff; no need to wait for it.
-    monkeypatch.setattr("conveyor.client.time.sleep", lambda seconds: None)
+    monkeypatch.setattr("conveyor.retry.time.sleep", lambda seconds: None)
     dead = f"http://127.0.0.1:{free_port()}"
     result = ltd("orgs", "list", "--host", dead)
     assert result.exit_code == 5

@@ -170,7 +170,7 @@ def test_unknown_repository_exits_3(gh: FakeGitHub) -> None:
 
 
 def test_server_error_exits_5(gh: FakeGitHub, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("conveyor.github.time.sleep", lambda seconds: None)
+    monkeypatch.setattr("conveyor.retry.time.sleep", lambda seconds: None)
     result = comment(
         gh, "--repo", BROKEN_REPO, "--pr", "1", "--marker", MARKER, "--body", "x"
     )
@@ -181,7 +181,7 @@ def test_server_error_exits_5(gh: FakeGitHub, monkeypatch: pytest.MonkeyPatch) -
 def test_unreachable_api_exits_5(
     gh: FakeGitHub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("conveyor.github.time.sleep", lambda seconds: None)
+    monkeypatch.setattr("conveyor.retry.time.sleep", lambda seconds: None)
     group = click.Group("ltd")
     register(group)
     dead = f"http://127.0.0.1:{free_port()}"
