@@ -20,11 +20,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, NamedTuple, NoReturn
+from typing import IO, Any, NamedTuple, NoReturn
 
+import boto3
 import httpx
 import pytest
 
@@ -35,6 +37,34 @@ class S3Endpoint(NamedTuple):
     endpoint_url: str
     access_key: str
     secret_key: str
+
+    def client(self) -> Any:
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+        )
+
+    def new_bucket(self) -> str:
+        """A bucket no other test uses."""
+        bucket = f"docs-{uuid.uuid4().hex[:12]}"
+        self.client().create_bucket(Bucket=bucket)
+        return bucket
+
+    def keeper_env(
+        self, bucket: str, *, via: str | None = None, options: str = ""
+    ) -> dict[str, str]:
+        """Environment for a `keeper serve` storing builds under ``sites/`` in
+        ``bucket``; ``via`` puts a proxy between keeper (and its presigned
+        URLs) and the server."""
+        return {
+            "KEEPER_STORAGE_URL": f"s3://{bucket}/sites?endpoint_url="
+            f"{via or self.endpoint_url}&region=us-east-1{options}",
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+        }
 
 
 def skip_or_fail(reason: str) -> NoReturn:

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 from fastapi.testclient import TestClient
@@ -29,14 +27,7 @@ pytestmark = pytest.mark.s3server
 def s3_keeper(
     moto_s3: S3Endpoint, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Keeper]:
-    bucket = f"verify-{uuid.uuid4().hex[:12]}"
-    boto3.client(
-        "s3",
-        endpoint_url=moto_s3.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id=moto_s3.access_key,
-        aws_secret_access_key=moto_s3.secret_key,
-    ).create_bucket(Bucket=bucket)
+    bucket = moto_s3.new_bucket()
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", moto_s3.access_key)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", moto_s3.secret_key)
     url = f"s3://{bucket}/sites?endpoint_url={moto_s3.endpoint_url}&region=us-east-1"

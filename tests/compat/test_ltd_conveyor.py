@@ -4,12 +4,9 @@
 from __future__ import annotations
 
 import subprocess
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
-import boto3
 import httpx
 import pytest
 
@@ -139,32 +136,11 @@ def test_ltd_upload_to_the_filesystem_store(ltd: Path, tmp_path: Path) -> None:
 @pytest.fixture
 def s3_bucket(request: pytest.FixtureRequest) -> Iterator[tuple[S3Endpoint, str]]:
     endpoint: S3Endpoint = request.getfixturevalue(request.param)
-    bucket = f"docs-{uuid.uuid4().hex[:12]}"
-    s3_client(endpoint).create_bucket(Bucket=bucket)
-    yield endpoint, bucket
-
-
-def s3_client(endpoint: S3Endpoint) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id=endpoint.access_key,
-        aws_secret_access_key=endpoint.secret_key,
-    )
-
-
-def s3_env(endpoint: S3Endpoint, bucket: str, options: str = "") -> dict[str, str]:
-    return {
-        "KEEPER_STORAGE_URL": f"s3://{bucket}/sites?endpoint_url="
-        f"{endpoint.endpoint_url}&region=us-east-1{options}",
-        "AWS_ACCESS_KEY_ID": endpoint.access_key,
-        "AWS_SECRET_ACCESS_KEY": endpoint.secret_key,
-    }
+    yield endpoint, endpoint.new_bucket()
 
 
 def s3_reader(endpoint: S3Endpoint, bucket: str) -> Reader:
-    s3 = s3_client(endpoint)
+    s3 = endpoint.client()
 
     def read(build_id: str) -> Files:
         # Listed without the trailing slash, so that a directory marker at
@@ -187,7 +163,7 @@ def test_ltd_upload_with_presigned_posts_to_s3(
     ltd: Path, tmp_path: Path, s3_bucket: tuple[S3Endpoint, str]
 ) -> None:
     endpoint, bucket = s3_bucket
-    for client in serve(tmp_path / "keeper", s3_env(endpoint, bucket)):
+    for client in serve(tmp_path / "keeper", endpoint.keeper_env(bucket)):
         publish_twice(ltd, client, tmp_path, s3_reader(endpoint, bucket))
 
 
@@ -199,7 +175,7 @@ def test_ltd_upload_to_rclone_goes_through_keeper(
     """rclone serve s3 refuses presigned POSTs; told so, keeper receives the
     form uploads itself and writes them with ordinary S3 requests."""
     endpoint, bucket = s3_bucket
-    env = s3_env(endpoint, bucket, "&presigned_post=false")
+    env = endpoint.keeper_env(bucket, options="&presigned_post=false")
     for client in serve(tmp_path / "keeper", env):
         publish_twice(ltd, client, tmp_path, s3_reader(endpoint, bucket))
 
@@ -210,7 +186,7 @@ def test_ltd_upload_to_rclone_unannounced_fails_saying_why(
     ltd: Path, tmp_path: Path, s3_bucket: tuple[S3Endpoint, str]
 ) -> None:
     endpoint, bucket = s3_bucket
-    for client in serve(tmp_path / "keeper", s3_env(endpoint, bucket)):
+    for client in serve(tmp_path / "keeper", endpoint.keeper_env(bucket)):
         setup_product(client)
         folder = write_site(tmp_path / "html", SITE)
 

@@ -6,11 +6,9 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import httpx
 import pytest
 
@@ -76,21 +74,9 @@ def test_publish_with_s3_storage_over_http(
     server: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     endpoint: S3Endpoint = request.getfixturevalue(server)
-    bucket = f"docs-{uuid.uuid4().hex[:12]}"
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=endpoint.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id=endpoint.access_key,
-        aws_secret_access_key=endpoint.secret_key,
-    )
-    s3.create_bucket(Bucket=bucket)
-    env = {
-        "KEEPER_STORAGE_URL": f"s3://{bucket}/sites?endpoint_url={endpoint.endpoint_url}"
-        "&region=us-east-1",
-        "AWS_ACCESS_KEY_ID": endpoint.access_key,
-        "AWS_SECRET_ACCESS_KEY": endpoint.secret_key,
-    }
+    bucket = endpoint.new_bucket()
+    s3 = endpoint.client()
+    env = endpoint.keeper_env(bucket)
     for client in serve(tmp_path, env):
         setup_product(client)
         files = site("s3")

@@ -10,12 +10,10 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
 import httpx
 import pytest
 
@@ -98,28 +96,6 @@ class Served:
         return body
 
 
-def s3_env(endpoint: S3Endpoint, *, via: str | None = None) -> dict[str, str]:
-    bucket = f"docs-{uuid.uuid4().hex[:12]}"
-    s3_client(endpoint).create_bucket(Bucket=bucket)
-    return {
-        "KEEPER_STORAGE_URL": f"s3://{bucket}/sites?endpoint_url="
-        f"{via or endpoint.endpoint_url}&region=us-east-1",
-        "AWS_ACCESS_KEY_ID": endpoint.access_key,
-        "AWS_SECRET_ACCESS_KEY": endpoint.secret_key,
-        "_BUCKET": bucket,
-    }
-
-
-def s3_client(endpoint: S3Endpoint):  # type: ignore[no-untyped-def]
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id=endpoint.access_key,
-        aws_secret_access_key=endpoint.secret_key,
-    )
-
-
 @pytest.fixture(params=["filesystem", "moto_s3", "rclone_s3"])
 def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Served]:
     yield from _served(request.param, request, tmp_path)
@@ -140,9 +116,9 @@ def _served(
 
     else:
         endpoint: S3Endpoint = request.getfixturevalue(backend)
-        env = s3_env(endpoint, via=proxy.url if proxy else None)
-        bucket = env.pop("_BUCKET")
-        s3 = s3_client(endpoint)
+        bucket = endpoint.new_bucket()
+        env = endpoint.keeper_env(bucket, via=proxy.url if proxy else None)
+        s3 = endpoint.client()
 
         def read_object(key: str) -> bytes:
             body: bytes = s3.get_object(Bucket=bucket, Key=f"sites/{key}")[
