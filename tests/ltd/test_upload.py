@@ -83,6 +83,12 @@ class Served:
             timeout=300,
         )
 
+    def upload(
+        self, site: Path, *args: str, **env: str
+    ) -> subprocess.CompletedProcess[str]:
+        """`ltd upload` of ``site`` from branch main, plus ``args``."""
+        return self.ltd("upload", "--dir", str(site), "--git-ref", "main", *args, **env)
+
     def main_build(self) -> str | None:
         r = self.client.get(f"{BASE}/editions/__main")
         assert r.status_code == 200, r.text
@@ -147,7 +153,7 @@ def test_upload_publishes_main_and_an_unchanged_rerun_sends_nothing(
     served: Served, tmp_path: Path
 ) -> None:
     files = write_site(tmp_path / "html", 2000)
-    done = served.ltd("upload", "--dir", str(tmp_path / "html"), "--git-ref", "main")
+    done = served.upload(tmp_path / "html")
     assert done.returncode == 0, done.stderr
     assert "__main: https://pipelines.lsst.io/" in done.stdout
     first = build_id_of(done.stderr)
@@ -156,7 +162,7 @@ def test_upload_publishes_main_and_an_unchanged_rerun_sends_nothing(
     assert served.build(first)["file_count"] == 2000
     assert_stored(served, first, files)
 
-    again = served.ltd("upload", "--dir", str(tmp_path / "html"), "--git-ref", "main")
+    again = served.upload(tmp_path / "html")
     assert again.returncode == 0, again.stderr
     assert "sent 0 files (0 B), reused 2000" in again.stderr
     second = build_id_of(again.stderr)
@@ -166,15 +172,10 @@ def test_upload_publishes_main_and_an_unchanged_rerun_sends_nothing(
 
 def test_only_changed_files_are_sent(served: Served, tmp_path: Path) -> None:
     write_site(tmp_path / "html", 200)
-    assert (
-        served.ltd(
-            "upload", "--dir", str(tmp_path / "html"), "--git-ref", "main"
-        ).returncode
-        == 0
-    )
+    assert served.upload(tmp_path / "html").returncode == 0
     (tmp_path / "html" / "index.html").write_text("<h1>changed</h1>")
     (tmp_path / "html" / "new.html").write_text("<p>new</p>")
-    done = served.ltd("upload", "--dir", str(tmp_path / "html"), "--git-ref", "main")
+    done = served.upload(tmp_path / "html")
     assert done.returncode == 0, done.stderr
     assert "sent 2 files" in done.stderr
     assert "reused 199" in done.stderr
@@ -220,12 +221,8 @@ def test_a_faulty_network_still_ends_in_a_complete_verified_build(
 ) -> None:
     served, proxy = faulty
     files = write_site(tmp_path / "html", 150)
-    done = served.ltd(
-        "upload",
-        "--dir",
-        str(tmp_path / "html"),
-        "--git-ref",
-        "main",
+    done = served.upload(
+        tmp_path / "html",
         "--concurrency",
         "8",
     )
@@ -248,7 +245,7 @@ def test_a_killed_upload_changes_no_edition_and_a_rerun_resumes(
         for served in _served("moto_s3", request, tmp_path, proxy):
             site = tmp_path / "html"
             write_site(site, 300, label="v1")
-            first = served.ltd("upload", "--dir", str(site), "--git-ref", "main")
+            first = served.upload(site)
             assert first.returncode == 0, first.stderr
             published = served.main_build()
 
@@ -281,7 +278,7 @@ def test_a_killed_upload_changes_no_edition_and_a_rerun_resumes(
             assert served.main_build() == published
 
             proxy.delay = 0.0
-            rerun = served.ltd("upload", "--dir", str(site), "--git-ref", "main")
+            rerun = served.upload(site)
             assert rerun.returncode == 0, rerun.stderr
             assert "resum" in rerun.stderr
             sent = int(re.search(r"sent (\d+) files", rerun.stderr).group(1))  # type: ignore[union-attr]
@@ -334,12 +331,8 @@ def test_github_output_names_the_build_and_its_urls(
         write_site(tmp_path / "html", 10)
         out = tmp_path / "github-output"
         out.write_text("")
-        done = served.ltd(
-            "upload",
-            "--dir",
-            str(tmp_path / "html"),
-            "--git-ref",
-            "main",
+        done = served.upload(
+            tmp_path / "html",
             "--github-output",
             GITHUB_OUTPUT=str(out),
         )
@@ -392,9 +385,7 @@ def test_configuration_errors_have_distinct_exit_codes(
     message: str,
 ) -> None:
     write_site(tmp_path / "html", 5)
-    done = shared.ltd(
-        "upload", "--dir", str(tmp_path / "html"), "--git-ref", "main", *args, **env
-    )
+    done = shared.upload(tmp_path / "html", *args, **env)
     assert done.returncode == code, done.stderr
     assert message in done.stderr
 
@@ -403,12 +394,8 @@ def test_a_token_without_the_uploader_role_gets_exit_4(
     shared: Served, tmp_path: Path
 ) -> None:
     write_site(tmp_path / "html", 5)
-    done = shared.ltd(
-        "upload",
-        "--dir",
-        str(tmp_path / "html"),
-        "--git-ref",
-        "main",
+    done = shared.upload(
+        tmp_path / "html",
         LTD_TOKEN=reader_token(shared),
     )
     assert done.returncode == 4, done.stderr
@@ -427,7 +414,7 @@ def test_a_site_that_cannot_be_published_gets_exit_6_and_registers_nothing(
         (tmp_path / "secret").write_text("s3cr3t")
         (site / "leak.txt").symlink_to(tmp_path / "secret")
     before = shared.client.get(f"{BASE}/builds", params={"limit": 100}).json()
-    done = shared.ltd("upload", "--dir", str(site), "--git-ref", "main")
+    done = shared.upload(site)
     assert done.returncode == 6, done.stderr
     assert {
         "empty": "contains no files",
