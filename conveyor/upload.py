@@ -9,7 +9,7 @@ from typing import Any
 
 from conveyor.client import KeeperClient
 from conveyor.errors import UploadFailed
-from conveyor.scan import LocalFile, Site
+from conveyor.scan import Site
 from conveyor.transfer import DEFAULT_CONCURRENCY, Instruction, Progress, Transfer
 
 #: How long ``wait`` polls a build that keeper is still processing.
@@ -169,6 +169,3 @@ def _human(size: float) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1000
     return f"{size:.1f} GB"
-
-
-__all__ = ["LocalFile", "UploadResult", "upload_site", "editions_showing"]

@@ -18,7 +18,6 @@ from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
-    MofNCompleteColumn,
     Progress,
     TextColumn,
     TimeRemainingColumn,
@@ -51,29 +50,29 @@ def _bar_events() -> Iterator[Events]:
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        TextColumn("{task.fields[files]}/{task.fields[count]} files"),
         DownloadColumn(),
         TransferSpeedColumn(),
         TimeRemainingColumn(),
         console=console,
         transient=False,
     ) as bar:
-        files = bar.add_task("files", total=None, visible=False)
-        data = bar.add_task("uploading", total=None)
+        task = bar.add_task("uploading", total=None, files=0, count=0)
         lock = threading.Lock()
+        done = 0
 
         def registered(build: dict[str, Any], count: int, size: int) -> None:
-            bar.update(files, total=count)
-            bar.update(data, total=size)
+            bar.update(task, total=size, count=count)
             console.print(_registered_line(build, count, size))
 
         def progress(local: LocalFile, sent: int) -> None:
+            nonlocal done
             with lock:
-                bar.advance(files)
-                bar.advance(data, sent)
+                done += 1
+                bar.update(task, advance=sent, files=done)
 
         def confirming() -> None:
-            bar.update(data, description="verifying")
+            bar.update(task, description="verifying")
 
         yield Events(registered=registered, progress=progress, confirming=confirming)
 

@@ -452,3 +452,22 @@ def test_no_git_ref_outside_ci_and_git_is_a_usage_error(
     )
     assert done.returncode == 2, done.stderr
     assert "pass --git-ref" in done.stderr
+
+
+@pytest.mark.parametrize("flag", ["--progress", "--no-progress"])
+def test_progress_as_a_bar_or_as_log_lines(
+    shared: Served, tmp_path: Path, flag: str
+) -> None:
+    write_site(tmp_path / "html", 30, label=flag)
+    done = shared.upload(tmp_path / "html", flag)
+    assert done.returncode == 0, done.stderr
+    # The shared assets may be reused from the other case: count what is sent.
+    sent = re.search(r"sent (\d+) files", done.stderr)
+    assert sent, done.stderr
+    n = sent.group(1)
+    if flag == "--progress":
+        assert f"{n}/{n} files" in done.stderr
+        assert f"uploaded {n}/{n}" not in done.stderr
+    else:
+        assert f"uploaded {n}/{n} files" in done.stderr
+    assert "verifying" in done.stderr
