@@ -289,3 +289,29 @@ def test_fresh_upload_urls_refuse_unknown_paths_and_finished_builds(
         f"{BASE}/builds/{pending['id']}/uploads", json={"paths": ["index.html"]}
     )
     assert r.status_code == 401
+
+
+def test_a_failed_verification_marks_no_file_verified(product: Keeper) -> None:
+    from sqlmodel import Session, select
+
+    from keeper.db import BuildFile
+    from keeper.db.engine import make_engine
+
+    files = site("partly", pages=4)
+    build = register(product.client, BASE, product.auth(), files)
+    upload(
+        product.client,
+        {"uploads": [u for u in build["uploads"] if u["path"] != "page0.html"]},
+        files,
+    )
+    assert confirm(product.client, BASE, product.auth(), build["id"]).status_code == 422
+    engine = make_engine(product.settings.database_url)
+    with Session(engine) as session:
+        flags = session.exec(select(BuildFile.sha256_verified)).all()
+    engine.dispose()
+    # Hashes taken before the failure must not count once files are resent.
+    assert flags and not any(flags)
+    upload(product.client, build, files)
+    assert confirm(product.client, BASE, product.auth(), build["id"]).status_code == 200
+    with Session(make_engine(product.settings.database_url)) as session:
+        assert all(session.exec(select(BuildFile.sha256_verified)).all())
