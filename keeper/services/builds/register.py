@@ -199,12 +199,8 @@ def register_build(
         session.execute(insert(BuildFile), [row(e) for e in manifest])
     session.commit()
     session.refresh(build)
-    uploads = [
-        Upload(e.path, upload_target(runtime, store, org, prefix + e.path, e))
-        for e in manifest
-        if e.path not in reused
-    ]
-    return build, uploads
+    wanted = [e for e in manifest if e.path not in reused]
+    return build, _uploads(runtime, org, product, build, wanted)
 
 
 def renew_uploads(
@@ -236,12 +232,8 @@ def renew_uploads(
         raise Invalid(
             f"not files of build {build.public_id!r}: {', '.join(unknown[:20])}"
         )
-    store = runtime.stores.for_org(org)
-    prefix = build_prefix(product, build)
-    return [
-        Upload(f.path, upload_target(runtime, store, org, prefix + f.path, _entry(f)))
-        for f in sorted(files.values(), key=lambda f: f.path)
-    ]
+    ordered = sorted(files.values(), key=lambda f: f.path)
+    return _uploads(runtime, org, product, build, [_entry(f) for f in ordered])
 
 
 def _missing_uploads(
@@ -251,17 +243,33 @@ def _missing_uploads(
     product: Product,
     build: Build,
 ) -> list[Upload]:
-    store = runtime.stores.for_org(org)
     prefix = build_prefix(product, build)
+    store = runtime.stores.for_org(org)
     landed = {info.key[len(prefix) :]: info.size for info in store.list(prefix)}
-    return [
-        Upload(f.path, upload_target(runtime, store, org, prefix + f.path, _entry(f)))
+    missing = [
+        _entry(f)
         for f in session.exec(
             select(BuildFile)
             .where(BuildFile.build_id == build.id)
             .order_by(col(BuildFile.path))
         )
         if not f.reused and landed.get(f.path) != f.size
+    ]
+    return _uploads(runtime, org, product, build, missing)
+
+
+def _uploads(
+    runtime: Runtime,
+    org: Organization,
+    product: Product,
+    build: Build,
+    entries: list[ManifestEntry],
+) -> list[Upload]:
+    store = runtime.stores.for_org(org)
+    prefix = build_prefix(product, build)
+    return [
+        Upload(e.path, upload_target(runtime, store, org, prefix + e.path, e))
+        for e in entries
     ]
 
 
