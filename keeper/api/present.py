@@ -34,6 +34,10 @@ def product_public(org: Organization, product: Product) -> schemas.ProductPublic
         slug=product.slug,
         title=product.title,
         source_repo_url=product.source_repo_url,
+        redirects=[
+            schemas.RedirectRule.model_validate(rule)
+            for rule in product.redirects or ()
+        ],
         published_url=product_url(org, product),
         created=product.created,
         updated=product.updated,

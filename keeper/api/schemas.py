@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from keeper.db import EditionKind, Role
+from keeper.edge.redirects import MAX_RULES, RedirectError, make_rule
 from keeper.storage.base import InvalidKey, validate_key
 
 Slug = Annotated[
@@ -81,10 +82,32 @@ class OrgPublic(BaseModel):
     updated: datetime
 
 
+class RedirectRule(BaseModel):
+    """``from`` → ``to`` with a redirect status (see the README's Redirects)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    source: str = Field(alias="from", max_length=1000)
+    target: str = Field(alias="to", max_length=2000)
+    status: int = 301
+
+    @model_validator(mode="after")
+    def _usable(self) -> Self:
+        try:
+            make_rule(self.source, self.target, self.status)
+        except RedirectError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+
+Redirects = Annotated[list[RedirectRule], Field(max_length=MAX_RULES)]
+
+
 class ProductCreate(_Strict):
     slug: Slug
     title: str = Field(min_length=1, max_length=200)
     source_repo_url: str | None = Field(default=None, max_length=1000)
+    redirects: Redirects = Field(default_factory=list)
 
 
 class ProductUpdate(_Patch):
@@ -92,6 +115,7 @@ class ProductUpdate(_Patch):
 
     title: str | None = Field(default=None, min_length=1, max_length=200)
     source_repo_url: str | None = Field(default=None, max_length=1000)
+    redirects: Redirects | None = None
 
 
 class ProductPublic(BaseModel):
@@ -99,6 +123,7 @@ class ProductPublic(BaseModel):
     slug: str
     title: str
     source_repo_url: str | None
+    redirects: list[RedirectRule]
     published_url: str | None
     created: datetime
     updated: datetime

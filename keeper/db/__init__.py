@@ -1,6 +1,7 @@
 """Tables (SQLModel) and the database engine."""
 
 from keeper.db.build import Build, BuildFile, BuildStatus
+from keeper.db.edge import EdgeConfig
 from keeper.db.edition import MAIN_EDITION, Edition, EditionHistory, EditionKind
 from keeper.db.organization import Organization
 from keeper.db.product import Product
@@ -11,6 +12,7 @@ __all__ = [
     "Build",
     "BuildFile",
     "BuildStatus",
+    "EdgeConfig",
     "Edition",
     "EditionHistory",
     "EditionKind",

@@ -43,6 +43,10 @@ class Build(SQLModel, table=True):
     #: sha256 over the manifest and refs: an interrupted upload that is run
     #: again finds its pending build by it and sends only what is missing.
     manifest_digest: str | None = Field(default=None, max_length=64)
+    #: The rules of the build's ``_redirects`` file, read when it completes.
+    redirects: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON)
+    )
     #: Why the build failed, naming the files at fault.
     error: str | None = None
     created: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -22,7 +22,7 @@ def create_product(
     row = get_org(session, org)
     authorize(principal, row, Role.admin)
     return product_public(
-        row, products.create_product(session, row, **body.model_dump())
+        row, products.create_product(session, row, **body.model_dump(by_alias=True))
     )
 
 
@@ -55,7 +55,9 @@ def update_product(
     row = get_org(session, org)
     authorize(principal, row, Role.admin)
     updated = products.update_product(
-        session, get_product(session, row, product), body.model_dump(exclude_unset=True)
+        session,
+        get_product(session, row, product),
+        body.model_dump(exclude_unset=True, by_alias=True),
     )
     return product_public(row, updated)
 

@@ -8,6 +8,7 @@ from sqlmodel import Session, select
 
 from keeper.db import Build, BuildFile, BuildStatus, Edition, Organization, Product
 from keeper.db.types import utcnow
+from keeper.edge.redirects import REDIRECTS_FILE, RedirectError, parse_redirects_file
 from keeper.services.errors import Conflict, VerificationFailed
 from keeper.services.publish import apply_tracking, lock_product
 from keeper.services.runtime import Runtime
@@ -42,10 +43,14 @@ def confirm_build(
     session.add(build)
     session.commit()
 
-    faults = _verify(session, runtime.stores.for_org(org), product, build)
-    if faults:
+    store = runtime.stores.for_org(org)
+    faults = _verify(session, store, product, build)
+    error = (
+        _describe(faults) if faults else _read_redirects(session, store, product, build)
+    )
+    if error:
         build.status = BuildStatus.failed
-        build.error = _describe(faults)
+        build.error = error
         session.add(build)
         session.commit()
         raise VerificationFailed(build.error)
@@ -117,6 +122,37 @@ def _verify(
             f.sha256_verified = True  # may now be reused by any client
             session.add(f)
     return sorted(faults)
+
+
+def _read_redirects(
+    session: Session, store: ObjectStore, product: Product, build: Build
+) -> str | None:
+    """Parse the build's ``_redirects`` into ``build.redirects``; returns
+    why the file cannot be used, if it cannot.
+
+    A bad rule fails the build rather than being skipped: a site whose
+    redirects silently vanish is worse than one that is not published.
+    """
+    build.redirects = []
+    listed = session.exec(
+        select(BuildFile.id).where(
+            BuildFile.build_id == build.id, BuildFile.path == REDIRECTS_FILE
+        )
+    ).first()
+    if listed is None:
+        return None
+    try:
+        text = store.get(build_prefix(product, build) + REDIRECTS_FILE)
+    except ObjectNotFound:
+        return f"{REDIRECTS_FILE} (missing)"
+    try:
+        rules = parse_redirects_file(text.decode("utf-8"))
+    except UnicodeDecodeError:
+        return f"{REDIRECTS_FILE} is not UTF-8 text"
+    except RedirectError as exc:
+        return str(exc)
+    build.redirects = [rule.as_dict() for rule in rules]
+    return None
 
 
 def _etag_md5(etag: str | None) -> str | None:

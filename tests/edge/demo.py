@@ -1,0 +1,178 @@
+"""The demo org every edge is checked against.
+
+Org ``docs`` (base domain ``docs.test``, subdomain layout) with:
+
+- product ``demo``: an ``old`` and then a ``main`` build on ``main`` (so
+  ``__main`` shows ``main``, and ``old`` stays reachable by id and by pin),
+  a ``draft`` build on ref ``draft`` (edition ``draft``, a draft), and a
+  product redirect rule ``/start`` → ``/guide/``;
+- product ``plain``: one build without a ``404.html``, holding a page marked
+  ``SECRET`` that no request for ``demo`` may ever return.
+
+Built through the HTTP API of a real ``keeper serve``, with content types
+from the same table ``ltd upload`` uses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from conveyor.content_types import content_type_for
+from tests.served import ServedKeeper, keeper_binary, served_keeper
+
+ORG = "docs"
+DOMAIN = "docs.test"
+HOST = f"demo.{DOMAIN}"
+PLAIN_HOST = f"plain.{DOMAIN}"
+BIG = bytes(range(256)) * 4  # 1,024 bytes for Range requests
+
+Files = dict[str, bytes]
+
+
+def page(text: str) -> bytes:
+    return f"<!doctype html><title>{text}</title><h1>{text}</h1>\n".encode()
+
+
+def asset(build: str) -> bytes:
+    return f"/* build {build} */\n".encode()
+
+
+OLD: Files = {
+    "index.html": page("OLD index"),
+    "_static/app.js": asset("OLD"),
+}
+MAIN: Files = {
+    "index.html": page("MAIN index"),
+    "page.html": page("MAIN page"),
+    "a b.html": page("MAIN space"),
+    "guide/index.html": page("MAIN guide"),
+    "_static/app.js": asset("MAIN"),
+    "_static/style.css": b"/* MAIN style */ body { color: black }\n",
+    "data.json": b'{"build": "MAIN"}\n',
+    "img.svg": b'<svg xmlns="http://www.w3.org/2000/svg"><!-- MAIN --></svg>\n',
+    "big.bin": BIG,
+    "404.html": page("MAIN not-found page"),
+    "_redirects": (
+        b"# moved pages\n"
+        b"/old.html /page.html\n"
+        b"/moved/* /guide/:splat 302\n"
+        b"/ext https://example.org/x 302\n"
+    ),
+}
+DRAFT: Files = {
+    "index.html": page("DRAFT index"),
+    "_static/app.js": asset("DRAFT"),
+}
+PLAIN: Files = {
+    "index.html": page("PLAIN index"),
+    "secret.html": page("SECRET of plain"),
+}
+
+
+@dataclass
+class Demo:
+    """The running keeper and what was published on it."""
+
+    keeper: ServedKeeper
+    env: dict[str, str]
+    #: Build ids by name: ``old``, ``main``, ``draft``, ``plain``.
+    ids: dict[str, str] = field(default_factory=dict)
+
+    def keeper_cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run the ``keeper`` command on the same database and store."""
+        return subprocess.run(
+            [keeper_binary(), *args],
+            cwd=self.keeper.workdir,
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    def publish(self, product: str, files: Files, git_ref: str) -> str:
+        """Register, upload and confirm a build; returns its id."""
+        client, auth = self.keeper.client, self.keeper.auth()
+        base = f"/api/orgs/{ORG}/products/{product}"
+        manifest = [
+            {
+                "path": path,
+                "size": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "content_type": content_type_for(path),
+            }
+            for path, data in sorted(files.items())
+        ]
+        response = client.post(
+            f"{base}/builds",
+            headers=auth,
+            json={"git_ref": git_ref, "manifest": manifest},
+        )
+        assert response.status_code == 201, response.text
+        build = response.json()
+        for item in build["uploads"]:
+            put = client.request(
+                item["method"],
+                item["url"],
+                headers=item["headers"],
+                content=files[item["path"]],
+            )
+            assert put.status_code in (200, 204), put.text
+        done = client.patch(
+            f"{base}/builds/{build['id']}", headers=auth, json={"status": "uploaded"}
+        )
+        assert done.status_code == 200, done.text
+        build_id: str = build["id"]
+        return build_id
+
+    def point(self, edition: str, build: str, product: str = "demo") -> None:
+        """Re-point an edition by hand (what a rollback or admin does)."""
+        response = self.keeper.client.patch(
+            f"/api/orgs/{ORG}/products/{product}/editions/{edition}",
+            headers=self.keeper.auth(),
+            json={"build": build},
+        )
+        assert response.status_code == 200, response.text
+
+
+def populate(demo: Demo) -> None:
+    client, auth = demo.keeper.client, demo.keeper.auth()
+    response = client.post(
+        "/api/orgs",
+        headers=auth,
+        json={"slug": ORG, "title": "Docs", "base_domain": DOMAIN},
+    )
+    assert response.status_code == 201, response.text
+    for slug, rules in (
+        ("demo", [{"from": "/start", "to": "/guide/", "status": 302}]),
+        ("plain", []),
+    ):
+        response = client.post(
+            f"/api/orgs/{ORG}/products",
+            headers=auth,
+            json={"slug": slug, "title": slug.title(), "redirects": rules},
+        )
+        assert response.status_code == 201, response.text
+    demo.ids["old"] = demo.publish("demo", OLD, "main")
+    demo.ids["main"] = demo.publish("demo", MAIN, "main")
+    demo.ids["draft"] = demo.publish("demo", DRAFT, "draft")
+    demo.ids["plain"] = demo.publish("plain", PLAIN, "main")
+    editions = client.get(f"/api/orgs/{ORG}/products/demo/editions").json()
+    showing = {e["slug"]: e["build_id"] for e in editions}
+    assert showing == {"__main": demo.ids["main"], "draft": demo.ids["draft"]}
+
+
+@contextmanager
+def demo_keeper(workdir: Path, env: dict[str, str] | None = None) -> Iterator[Demo]:
+    """A `keeper serve` in ``workdir`` with the demo org published."""
+    env = dict(env or {})
+    with served_keeper(workdir, env) as keeper:
+        demo = Demo(keeper=keeper, env={**env, "KEEPER_BASE_URL": keeper.url})
+        populate(demo)
+        yield demo
