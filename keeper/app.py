@@ -22,6 +22,7 @@ from keeper.api.routes import (
 from keeper.config import Settings, get_settings
 from keeper.db.engine import make_engine
 from keeper.db.migrate import upgrade
+from keeper.edge.configs import keep_edges_current
 from keeper.services.auth import ensure_bootstrap_token
 from keeper.services.runtime import Runtime
 
@@ -41,6 +42,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 session.commit()
         app.state.engine = engine
         app.state.runtime = Runtime.from_settings(settings)
+        # Rendered nginx/Varnish/Fastly edges follow every publish.
+        keep_edges_current(engine, app.state.runtime)
         yield
         engine.dispose()
 

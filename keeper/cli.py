@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import click
 from sqlmodel import Session
@@ -12,9 +13,12 @@ from keeper.config import get_settings
 from keeper.db import Role
 from keeper.db.engine import make_engine
 from keeper.db.migrate import current_revision, upgrade
+from keeper.edge.configs import render_edge
+from keeper.edge.render import TARGET_NAMES, target
 from keeper.services.auth import create_token
 from keeper.services.errors import KeeperError
 from keeper.services.lookup import get_org
+from keeper.services.runtime import Runtime
 
 
 @click.group()
@@ -52,6 +56,81 @@ def db_upgrade() -> None:
     engine = make_engine(get_settings().database_url)
     upgrade(engine)
     click.echo(f"database at revision {current_revision(engine)}")
+
+
+@main.group()
+def edge() -> None:
+    """Configurations for nginx, Varnish and Fastly edges."""
+
+
+@edge.command("render")
+@click.option(
+    "--target",
+    "target_name",
+    type=click.Choice(TARGET_NAMES),
+    required=True,
+    help="The server the configuration is for.",
+)
+@click.option("--org", "org_slug", required=True, help="The organization it serves.")
+@click.option(
+    "--listen",
+    required=True,
+    metavar="HOST:PORT",
+    help="Where the edge accepts readers.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write the configuration into (created if missing).",
+)
+@click.option(
+    "--option",
+    "options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A target setting, repeatable (see the README's edge section).",
+)
+def edge_render(
+    target_name: str,
+    org_slug: str,
+    listen: str,
+    out_dir: Path,
+    options: tuple[str, ...],
+) -> None:
+    """Write an edge configuration; every later publish keeps it current."""
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    pairs = {}
+    for option in options:
+        key, sep, value = option.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(
+                f"expected KEY=VALUE, not {option!r}", param_hint="--option"
+            )
+        pairs[key] = value
+    with Session(engine) as session:
+        try:
+            org = get_org(session, org_slug)
+            _, ctx = render_edge(
+                session,
+                Runtime.from_settings(settings),
+                org,
+                target_name=target_name,
+                listen=listen,
+                out_dir=out_dir,
+                settings=pairs,
+            )
+        except KeeperError as exc:
+            raise click.ClickException(exc.msg) from exc
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"wrote the {target_name} configuration for {org_slug!r} to {ctx.out_dir}"
+    )
+    click.echo(f"start it with: {target(target_name).command(ctx)}")
 
 
 @main.group()

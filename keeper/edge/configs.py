@@ -1,0 +1,177 @@
+"""Rendered edge configurations: write them, record them, keep them current.
+
+``keeper edge render`` writes an edge's files and records the edge; every
+later commit that changes what readers of the org see rewrites them and
+tells the running server (:func:`refresh_edges`, registered per engine with
+:func:`keep_edges_current`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from keeper.db import EdgeConfig, Organization, Product
+from keeper.db.types import utcnow
+from keeper.edge import changes
+from keeper.edge.origin import origin_of
+from keeper.edge.pages import platform_not_found
+from keeper.edge.render import RenderContext, target
+from keeper.edge.site import load_org_sites, special_pages
+from keeper.services.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    host, sep, port = listen.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"--listen takes HOST:PORT, not {listen!r}")
+    return host.strip("[]"), int(port)
+
+
+def context(
+    session: Session, runtime: Runtime, org: Organization, edge: EdgeConfig
+) -> RenderContext:
+    sites = load_org_sites(session, org)
+    pages: dict[str, frozenset[str]] = {}
+    for site in sites:
+        pages.update({b: frozenset(p) for b, p in special_pages(session, site).items()})
+    host, port = parse_listen(edge.listen)
+    return RenderContext(
+        org=org.slug,
+        sites=sites,
+        pages=pages,
+        origin=origin_of(runtime.stores.for_org(org)),
+        listen_host=host,
+        listen_port=port,
+        out_dir=Path(edge.out_dir),
+        settings=dict(edge.settings or {}),
+        platform_pages={s.product: platform_not_found(s) for s in sites},
+        keeper_url=runtime.settings.base_url.rstrip("/"),
+    )
+
+
+def write_files(out_dir: Path, files: Mapping[str, str]) -> None:
+    """Write every file whole: a reloading server never reads half of one."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        path = out_dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def render_edge(
+    session: Session,
+    runtime: Runtime,
+    org: Organization,
+    *,
+    target_name: str,
+    listen: str,
+    out_dir: Path,
+    settings: dict[str, Any],
+) -> tuple[EdgeConfig, RenderContext]:
+    """Write an edge's configuration and record it so publishes update it."""
+    parse_listen(listen)
+    edge_target = target(target_name)
+    out = str(out_dir.resolve())
+    edge = session.exec(
+        select(EdgeConfig).where(
+            EdgeConfig.org_id == org.id,
+            EdgeConfig.target == target_name,
+            EdgeConfig.out_dir == out,
+        )
+    ).first() or EdgeConfig(
+        org_id=org.id or 0, target=target_name, out_dir=out, listen=listen
+    )
+    edge.listen = listen
+    edge.settings = {**(edge.settings or {}), **settings}
+    edge.updated = utcnow()
+    ctx = context(session, runtime, org, edge)
+    write_files(ctx.out_dir, edge_target.render(ctx))
+    edge.last_error = None
+    session.add(edge)
+    session.commit()
+    return edge, ctx
+
+
+def refresh_edges(
+    session: Session, runtime: Runtime, org: Organization, changed: Sequence[int] = ()
+) -> list[str]:
+    """Rewrite and reload every recorded edge of ``org``; returns the errors.
+
+    ``changed`` are the ids of products whose readers' view changed (their
+    CDN keys are purged). A failing edge is logged and recorded on its row;
+    it never fails the publish that triggered it.
+    """
+    edges = session.exec(select(EdgeConfig).where(EdgeConfig.org_id == org.id)).all()
+    if not edges:
+        return []
+    slugs = set(
+        session.exec(
+            select(Product.slug).where(col(Product.id).in_(list(changed)))
+        ).all()
+    )
+    errors = []
+    for edge in edges:
+        try:
+            ctx = context(session, runtime, org, edge)
+            edge_target = target(edge.target)
+            write_files(ctx.out_dir, edge_target.render(ctx))
+            edge_target.activate(ctx, [s for s in ctx.sites if s.product in slugs])
+            edge.last_error = None
+        except Exception as exc:
+            log.exception(
+                "updating the %s edge in %s failed", edge.target, edge.out_dir
+            )
+            edge.last_error = f"{type(exc).__name__}: {exc}"
+            errors.append(f"{edge.target} at {edge.out_dir}: {edge.last_error}")
+        edge.updated = utcnow()
+        session.add(edge)
+    session.commit()
+    return errors
+
+
+def keep_edges_current(engine: Engine, runtime: Runtime) -> None:
+    """Refresh the org's edges after every commit that changed what its
+    readers see."""
+
+    def listener(engine: Engine, touched: changes.Touched) -> None:
+        with Session(engine) as session:
+            org_ids = set(touched.orgs)
+            if touched.products:
+                org_ids |= set(
+                    session.exec(
+                        select(Product.org_id).where(
+                            col(Product.id).in_(list(touched.products))
+                        )
+                    ).all()
+                )
+            if not org_ids:
+                return
+            with_edges = session.exec(
+                select(EdgeConfig.org_id).where(
+                    col(EdgeConfig.org_id).in_(list(org_ids))
+                )
+            ).all()
+            for org_id in sorted(set(with_edges)):
+                org = session.get(Organization, org_id)
+                if org is not None:
+                    refresh_edges(session, runtime, org, sorted(touched.products))
+
+    changes.on_commit(engine, listener)
