@@ -1,0 +1,92 @@
+"""Redirect rules: what a _redirects file may say, and what a rule matches."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from keeper.edge.redirects import (
+    RedirectError,
+    Rule,
+    join_target,
+    make_rule,
+    match,
+    parse_redirects_file,
+    pattern,
+)
+
+
+def test_a_file_with_comments_statuses_and_splats() -> None:
+    rules = parse_redirects_file(
+        "# moved\n\n/old.html   /new.html\n/docs/*  /guide/:splat  302!\n"
+        "/x https://example.org/y 308\n"
+    )
+    assert rules == [
+        Rule("/old.html", "/new.html", 301),
+        Rule("/docs/*", "/guide/:splat", 302),
+        Rule("/x", "https://example.org/y", 308),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("/a", "expected 'from to [status]'"),
+        ("/a /b 200", "status 200 is not a redirect"),
+        ("/a /b abc", "status must be a number"),
+        ("a /b", "'from' must be a path"),
+        ("/a/*/b /c", "'*' may only end a path"),
+        ("/a* /c", "'*' may only end a path"),
+        ("/a/../b /c", "may not contain '..'"),
+        ("/a javascript:alert(1)", "'to' must be a path"),
+        ("/a //evil.example/x", "may not start with '//'"),
+        ("/a /b/:splat", "needs a '*' in 'from'"),
+        ('/a "/b"', "'to' must be a path"),
+    ],
+)
+def test_bad_lines_are_refused_with_their_number(line: str, reason: str) -> None:
+    with pytest.raises(RedirectError) as caught:
+        parse_redirects_file(f"# fine\n/ok /fine\n{line}\n")
+    assert str(caught.value).startswith("_redirects line 3: ")
+    assert reason in str(caught.value)
+
+
+def test_too_many_rules_are_refused() -> None:
+    text = "".join(f"/p{i} /q{i}\n" for i in range(1001))
+    with pytest.raises(RedirectError, match="at most 1000"):
+        parse_redirects_file(text)
+
+
+def test_the_first_matching_rule_wins_and_fills_the_splat() -> None:
+    rules = [make_rule("/docs/old.html", "/a.html"), make_rule("/docs/*", "/g/:splat")]
+    assert match(rules, "/docs/old.html") == (rules[0], "/a.html")
+    assert match(rules, "/docs/x/y.html") == (rules[1], "/g/x/y.html")
+    assert match(rules, "/docs") == (rules[1], "/g/")
+    assert match(rules, "/docs/") == (rules[1], "/g/")
+    assert match(rules, "/docsx") is None
+    assert match(rules, "/other") is None
+
+
+@pytest.mark.parametrize(
+    ("source", "path", "group"),
+    [
+        ("/docs/*", "/docs/a/b", "a/b"),
+        ("/docs/*", "/docs", None),
+        ("/a.b+c", "/a.b+c", None),
+    ],
+)
+def test_patterns_match_what_match_matches(
+    source: str, path: str, group: str | None
+) -> None:
+    rule = make_rule(source, "/t/:splat" if "*" in source else "/t")
+    found = re.match(pattern(rule), path)
+    assert found is not None and match([rule], path) is not None
+    assert (found.group(1) if rule.splat else None) == group
+    assert re.match(pattern(rule), rule.source.removesuffix("/*") + "x") is None
+
+
+def test_targets_are_relative_to_where_the_build_is_served() -> None:
+    assert join_target("/v/2.3", "/new.html") == "/v/2.3/new.html"
+    assert join_target("", "/new.html") == "/new.html"
+    assert join_target("/v/2.3", "https://example.org/") == "https://example.org/"
