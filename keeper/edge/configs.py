@@ -8,10 +8,12 @@ tells the running server (:func:`refresh_edges`, registered per engine with
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +105,8 @@ def render_edge(
     edge.settings = {**(edge.settings or {}), **settings}
     edge.updated = utcnow()
     ctx = context(session, runtime, org, edge)
-    write_files(ctx.out_dir, edge_target.render(ctx))
+    with _edge_lock(ctx.out_dir):
+        write_files(ctx.out_dir, edge_target.render(ctx))
     edge.last_error = None
     session.add(edge)
     session.commit()
@@ -111,40 +114,75 @@ def render_edge(
 
 
 def refresh_edges(
-    session: Session, runtime: Runtime, org: Organization, changed: Sequence[int] = ()
+    engine: Engine, runtime: Runtime, org_id: int, changed: Sequence[int] = ()
 ) -> list[str]:
-    """Rewrite and reload every recorded edge of ``org``; returns the errors.
+    """Rewrite and reload every recorded edge of an org; returns the errors.
 
     ``changed`` are the ids of products whose readers' view changed (their
     CDN keys are purged). A failing edge is logged and recorded on its row;
     it never fails the publish that triggered it.
     """
-    edges = session.exec(select(EdgeConfig).where(EdgeConfig.org_id == org.id)).all()
-    if not edges:
-        return []
-    slugs = set(
-        session.exec(
-            select(Product.slug).where(col(Product.id).in_(list(changed)))
+    with Session(engine) as session:
+        edges = session.exec(
+            select(EdgeConfig.id).where(EdgeConfig.org_id == org_id)
         ).all()
-    )
     errors = []
-    for edge in edges:
+    for edge_id in edges:
+        error = _refresh_one(engine, runtime, edge_id, changed)
+        if error:
+            errors.append(error)
+    return errors
+
+
+def _refresh_one(
+    engine: Engine, runtime: Runtime, edge_id: int | None, changed: Sequence[int]
+) -> str | None:
+    with Session(engine) as session:
+        edge = session.get(EdgeConfig, edge_id)
+        if edge is None:
+            return None
+        out_dir = Path(edge.out_dir)
+    # Two publishes finishing together must not let the first, reading the
+    # older state, write its files after the second: one writer at a time
+    # per edge (processes included), each reading the state once it holds
+    # the lock, so the last writer always wrote the newest state.
+    with _edge_lock(out_dir), Session(engine) as session:
+        edge = session.get(EdgeConfig, edge_id)
+        org = session.get(Organization, edge.org_id) if edge else None
+        if edge is None or org is None:
+            return None
+        slugs = set(
+            session.exec(
+                select(Product.slug).where(col(Product.id).in_(list(changed)))
+            ).all()
+        )
+        error = None
         try:
             ctx = context(session, runtime, org, edge)
             edge_target = target(edge.target)
             write_files(ctx.out_dir, edge_target.render(ctx))
             edge_target.activate(ctx, [s for s in ctx.sites if s.product in slugs])
-            edge.last_error = None
         except Exception as exc:
             log.exception(
                 "updating the %s edge in %s failed", edge.target, edge.out_dir
             )
-            edge.last_error = f"{type(exc).__name__}: {exc}"
-            errors.append(f"{edge.target} at {edge.out_dir}: {edge.last_error}")
+            error = f"{edge.target} at {edge.out_dir}: {type(exc).__name__}: {exc}"
+        edge.last_error = error
         edge.updated = utcnow()
         session.add(edge)
-    session.commit()
-    return errors
+        session.commit()
+        return error
+
+
+@contextmanager
+def _edge_lock(out_dir: Path) -> Iterator[None]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / ".keeper.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def keep_edges_current(engine: Engine, runtime: Runtime) -> None:
@@ -169,9 +207,7 @@ def keep_edges_current(engine: Engine, runtime: Runtime) -> None:
                     col(EdgeConfig.org_id).in_(list(org_ids))
                 )
             ).all()
-            for org_id in sorted(set(with_edges)):
-                org = session.get(Organization, org_id)
-                if org is not None:
-                    refresh_edges(session, runtime, org, sorted(touched.products))
+        for org_id in sorted(set(with_edges)):
+            refresh_edges(engine, runtime, org_id, sorted(touched.products))
 
     changes.on_commit(engine, listener)
