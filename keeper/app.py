@@ -13,6 +13,7 @@ from keeper.api.errors import install_error_handlers
 from keeper.api.routes import (
     builds,
     compat,
+    edge_origin,
     editions,
     orgs,
     products,
@@ -22,7 +23,9 @@ from keeper.api.routes import (
 from keeper.config import Settings, get_settings
 from keeper.db.engine import make_engine
 from keeper.db.migrate import upgrade
+from keeper.edge.app import EdgeApp
 from keeper.edge.configs import keep_edges_current
+from keeper.edge.dispatch import HostDispatch
 from keeper.services.auth import ensure_bootstrap_token
 from keeper.services.runtime import Runtime
 
@@ -42,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 session.commit()
         app.state.engine = engine
         app.state.runtime = Runtime.from_settings(settings)
+        app.state.edge = EdgeApp.for_engine(engine, app.state.runtime.stores)
         # Rendered nginx/Varnish/Fastly edges follow every publish.
         keep_edges_current(engine, app.state.runtime)
         yield
@@ -54,12 +58,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Documentation builds, editions and the rules that re-point them.",
     )
     install_error_handlers(app)
+    # Readers' requests for a product's host never reach the API's routes.
+    app.add_middleware(HostDispatch, state=app.state)
     api = APIRouter(prefix="/api")
     for module in (orgs, products, editions, builds, tokens, uploads):
         api.include_router(module.router)
     app.include_router(api)
     # Released ltd-conveyor clients look for LTD Keeper 1.x at the root.
     app.include_router(compat.router)
+    # Raw build objects for a rendered Varnish edge over a filesystem store.
+    app.include_router(edge_origin.router)
 
     @app.get("/api", tags=["meta"])
     def root() -> dict[str, str]:

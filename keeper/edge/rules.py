@@ -140,7 +140,10 @@ def resolve(
     """
     if is_bad_raw_path(raw_path):
         return BadRequest("path not allowed")
-    path = unquote(raw_path, errors="strict") if "%" in raw_path else raw_path
+    try:
+        path = unquote(raw_path, errors="strict") if "%" in raw_path else raw_path
+    except UnicodeDecodeError:  # %ff and the like: no file has such a name
+        return BadRequest("path is not UTF-8")
     suffix = f"?{query}" if query else ""
     rule = redirects.match(list(site.redirects), path)
     if rule is not None:

@@ -1,0 +1,317 @@
+"""The built-in edge: reader requests answered straight from storage.
+
+Every answer is what :func:`keeper.edge.rules.resolve` decides, with the
+headers :func:`keeper.edge.rules.headers` gives it. Files stream from the
+org's store in chunks on worker threads; a small file costs one thread hop
+(open and read together), and nothing on the way asks the database while
+:class:`keeper.edge.cache.EdgeCache` holds fresh views.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote, quote_from_bytes
+
+import anyio
+import anyio.to_thread
+from sqlalchemy.engine import Engine
+from starlette.types import Receive, Scope, Send
+
+from keeper.edge import rules
+from keeper.edge.cache import EdgeCache, FileMeta, Manifest, Routed, Site
+from keeper.edge.conditional import Unsatisfiable, byte_range, etag_matches
+from keeper.services.stores import StoreProvider
+from keeper.storage import ObjectStore, StorageError
+
+log = logging.getLogger(__name__)
+
+ALLOWED = "GET, HEAD"
+HTML = "text/html; charset=utf-8"
+TEXT = "text/plain; charset=utf-8"
+#: Characters a ``Location`` keeps as they are: what RFC 3986 allows in a
+#: URL, ``%`` included so targets that are already encoded stay so.
+_URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
+#: Printable ASCII: what a raw path keeps; other bytes are percent-encoded
+#: so that :data:`rules.BAD_RAW_PATH` sees control characters as ``%xx``.
+_RAW_SAFE = bytes(range(0x21, 0x7F)).decode()
+_WANTED = frozenset({b"host", b"cookie", b"if-none-match", b"range", b"if-range"})
+
+RawHeaders = list[tuple[bytes, bytes]]
+
+
+class _NeedManifest(Exception):
+    """:func:`rules.resolve` asked about a build whose manifest is not
+    loaded yet: load it (off the event loop) and decide again."""
+
+    def __init__(self, build: str) -> None:
+        self.build = build
+
+
+class EdgeApp:
+    """The products' hosts: :meth:`route` tells whether a request is the
+    edge's, :meth:`serve` answers it the ASGI way.
+    :class:`keeper.edge.dispatch.HostDispatch` puts it in front of the API.
+    """
+
+    def __init__(self, cache: EdgeCache) -> None:
+        self.cache = cache
+
+    @classmethod
+    def for_engine(cls, engine: Engine, stores: StoreProvider) -> EdgeApp:
+        return cls(EdgeCache(engine, stores))
+
+    async def route(self, scope: Scope) -> Routed | None:
+        """The site a request is for, or None when it is not the edge's."""
+        host = request_host(scope)
+        if host is None:
+            return None
+        return await self.cache.route(host, raw_path(scope))
+
+    async def serve(
+        self, routed: Routed, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        site = routed.site
+        view = site.view
+        wanted = _request_headers(scope)
+        if scope["method"] not in ("GET", "HEAD"):
+            headers = rules.headers(view, rules.Scope(), 405)
+            headers.update({"Allow": ALLOWED, "Content-Type": TEXT})
+            await _respond(send, 405, headers, b"method not allowed\n")
+            return
+        head = scope["method"] == "HEAD"
+        query = scope["query_string"].decode("latin-1")
+        if not routed.path:
+            # A path-layout product asked for without its slash.
+            suffix = f"?{query}" if query else ""
+            decision: rules.Decision = rules.Redirect(f"{view.root}/{suffix}")
+            fetched: dict[str, Manifest] = {}
+        else:
+            decision, fetched = await self._decide(
+                site, routed.path, query, wanted.get(b"cookie")
+            )
+        if isinstance(decision, rules.Serve):
+            meta = fetched[decision.build][decision.path]
+            await self._serve_file(site, decision, meta, wanted, head, receive, send)
+        elif isinstance(decision, rules.Redirect):
+            headers = rules.headers(view, decision.scope, decision.status)
+            headers["Location"] = quote(decision.location, safe=_URL_SAFE)
+            await _respond(send, decision.status, headers, b"", head=head)
+        elif isinstance(decision, rules.PlatformNotFound):
+            headers = rules.headers(view, decision.scope, 404)
+            headers["Content-Type"] = HTML
+            await _respond(send, 404, headers, site.not_found_page(), head=head)
+        else:
+            headers = rules.headers(view, rules.Scope(), 400)
+            headers["Content-Type"] = TEXT
+            body = f"bad request: {decision.reason}\n".encode()
+            await _respond(send, 400, headers, body, head=head)
+
+    async def _decide(
+        self, site: Site, path: str, query: str, cookie: str | None
+    ) -> tuple[rules.Decision, dict[str, Manifest]]:
+        """``rules.resolve`` with the manifests it asks about, loading each
+        missing one off the event loop (at most once per build)."""
+        fetched: dict[str, Manifest] = {}
+
+        def has(build: str, file: str) -> bool:
+            if build not in fetched:
+                manifest = self.cache.manifests.get(build)
+                if manifest is None:
+                    raise _NeedManifest(build)
+                # Kept for this request even if the cache evicts it.
+                fetched[build] = manifest
+            return file in fetched[build]
+
+        while True:
+            try:
+                decision = rules.resolve(site.view, path, query, has=has, cookie=cookie)
+            except _NeedManifest as need:
+                fetched[need.build] = await self.cache.manifest(need.build)
+                continue
+            return decision, fetched
+
+    async def _serve_file(
+        self,
+        site: Site,
+        decision: rules.Serve,
+        meta: FileMeta,
+        wanted: dict[bytes, str],
+        head: bool,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        status = decision.status
+        headers = rules.headers(site.view, decision.scope, status)
+        headers["ETag"] = meta.etag
+        if decision.pin and decision.scope.edition and decision.scope.pin_path:
+            headers["Set-Cookie"] = rules.pin_cookie(
+                decision.scope.edition, decision.build, decision.scope.pin_path
+            )
+        first, last = 0, meta.size - 1
+        if status == 200:
+            # Ranges and revalidation are for the file itself, not for a
+            # 404 page that stands in for a missing one.
+            headers["Accept-Ranges"] = "bytes"
+            if_none_match = wanted.get(b"if-none-match")
+            if if_none_match is not None and etag_matches(if_none_match, meta.etag):
+                await _respond(send, 304, headers, None)
+                return
+            asked = _asked_range(wanted, meta)
+            if isinstance(asked, Unsatisfiable):
+                headers["Content-Range"] = f"bytes */{meta.size}"
+                await _respond(send, 416, headers, b"", head=head)
+                return
+            if asked is not None:
+                status, (first, last) = 206, asked
+                headers["Content-Range"] = f"bytes {first}-{last}/{meta.size}"
+        headers["Content-Type"] = meta.content_type
+        headers["Content-Length"] = str(last - first + 1)
+        start = _start(status, headers)
+        if head:
+            await send(start)
+            await send({"type": "http.response.body", "body": b""})
+            return
+        key = f"{site.view.builds_prefix}{decision.build}/{decision.path}"
+        whole = status != 206
+        try:
+            chunk, rest = await anyio.to_thread.run_sync(
+                _open,
+                site.store,
+                key,
+                None if whole else first,
+                None if whole else last,
+                last - first + 1,
+            )
+        except StorageError:
+            log.exception("cannot read %s for %s", key, site.view.host)
+            await _respond(
+                send, 503, {"Content-Type": TEXT}, b"storage is not answering\n"
+            )
+            return
+        await send(start)
+        await send(
+            {"type": "http.response.body", "body": chunk, "more_body": rest is not None}
+        )
+        if rest is not None:
+            await _send_rest(send, receive, rest)
+
+
+def request_host(scope: Scope) -> str | None:
+    """The request's Host in lower case, without port or trailing dot."""
+    for name, value in scope["headers"]:
+        if name == b"host":
+            host = value.decode("latin-1").strip().lower()
+            if host.startswith("["):  # an IPv6 literal
+                return host[: host.find("]") + 1] or None
+            name_part, colon, port = host.rpartition(":")
+            if colon and port.isdigit():
+                host = name_part
+            return host.rstrip(".") or None
+    return None
+
+
+def raw_path(scope: Scope) -> str:
+    """The path as the client sent it, still percent-encoded, without query."""
+    raw: bytes | None = scope.get("raw_path")
+    if raw is None:  # servers may leave it out: re-encode the decoded path
+        return quote(scope["path"], safe=_RAW_SAFE)
+    raw = raw.partition(b"?")[0]
+    try:
+        return raw.decode("ascii")
+    except UnicodeDecodeError:
+        return quote_from_bytes(raw, safe=_RAW_SAFE)
+
+
+def _request_headers(scope: Scope) -> dict[bytes, str]:
+    found: dict[bytes, str] = {}
+    for name, value in scope["headers"]:
+        if name in _WANTED:
+            text = value.decode("latin-1")
+            # Several Cookie headers are one list (RFC 6265 §5.4).
+            found[name] = f"{found[name]}; {text}" if name in found else text
+    return found
+
+
+def _asked_range(
+    wanted: dict[bytes, str], meta: FileMeta
+) -> tuple[int, int] | Unsatisfiable | None:
+    header = wanted.get(b"range")
+    if header is None:
+        return None
+    if_range = wanted.get(b"if-range")
+    # A range of another version of the file would be garbage: send it all.
+    if if_range is not None and if_range.strip() != meta.etag:
+        return None
+    return byte_range(header, meta.size)
+
+
+def _open(
+    store: ObjectStore, key: str, start: int | None, end: int | None, length: int
+) -> tuple[bytes, Iterator[bytes] | None]:
+    """Open ``key`` and read its first chunk in one trip to a worker thread;
+    the rest, if any, comes from the returned iterator."""
+    chunks = store.open(key, start=start, end=end)
+    chunk = next(chunks, b"")
+    if len(chunk) >= length:
+        _close(chunks)
+        return chunk, None
+    return chunk, chunks
+
+
+def _close(chunks: Iterator[bytes]) -> None:
+    close = getattr(chunks, "close", None)
+    if close is not None:
+        close()
+
+
+async def _send_rest(send: Send, receive: Receive, chunks: Iterator[bytes]) -> None:
+    """Stream the remaining chunks; stop reading when the client leaves
+    (ASGI servers drop what is sent after a disconnect without saying so)."""
+
+    async def watch(cancel: anyio.CancelScope) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        cancel.cancel()
+
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(watch, group.cancel_scope)
+            while (
+                chunk := await anyio.to_thread.run_sync(next, chunks, None)
+            ) is not None:
+                await send(
+                    {"type": "http.response.body", "body": chunk, "more_body": True}
+                )
+            await send({"type": "http.response.body", "body": b""})
+            group.cancel_scope.cancel()
+    finally:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(_close, chunks)
+
+
+def _start(status: int, headers: dict[str, str]) -> dict[str, Any]:
+    return {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in headers.items()
+        ],
+    }
+
+
+async def _respond(
+    send: Send,
+    status: int,
+    headers: dict[str, str],
+    body: bytes | None,
+    *,
+    head: bool = False,
+) -> None:
+    """A whole answer in memory; ``body`` None means none at all (304)."""
+    if body is not None:
+        headers["Content-Length"] = str(len(body))
+    await send(_start(status, headers))
+    await send({"type": "http.response.body", "body": b"" if head else body or b""})
