@@ -1,0 +1,92 @@
+"""A real varnishd on the VCL ``keeper edge render --target varnish`` writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.edge.demo import ORG, Demo
+from tests.servers import S3Endpoint, free_port, running_server, skip_or_fail
+
+
+def varnishd_binary() -> str | None:
+    found = shutil.which("varnishd")
+    if found:
+        return found
+    # Debian installs it in sbin, which a user's PATH may lack.
+    sbin = Path("/usr/sbin/varnishd")
+    return str(sbin) if sbin.is_file() and os.access(sbin, os.X_OK) else None
+
+
+@contextmanager
+def varnish_edge(demo: Demo, workdir: Path) -> Iterator[tuple[str, int]]:
+    """Render the demo org's VCL into ``workdir`` and run varnishd on it
+    until the ``with`` block ends; yields the address readers use.
+
+    The render names the instance (``-n``) so that keeper's publishes
+    reload this varnishd, and nothing else.
+    """
+    binary = varnishd_binary()
+    if binary is None or shutil.which("varnishadm") is None:
+        skip_or_fail("varnishd is not installed (apt-get install varnish)")
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    conf = workdir / "vcl"
+    instance = workdir / "varnishd"
+    rendered = demo.keeper_cli(
+        "edge",
+        "render",
+        "--target",
+        "varnish",
+        "--org",
+        ORG,
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--out",
+        str(conf),
+        "--option",
+        f"varnish_name={instance}",
+    )
+    assert rendered.returncode == 0, rendered.stdout + rendered.stderr
+    command = [
+        binary,
+        "-F",
+        "-n",
+        str(instance),
+        "-f",
+        str(conf / "default.vcl"),
+        "-a",
+        f"127.0.0.1:{port}",
+        "-s",
+        "malloc,64m",
+    ]
+    if os.geteuid() == 0:
+        # As root, varnishd's default (unix) jail runs the compiler and the
+        # cache process as the varnish users, who may not enter pytest's
+        # private temporary folders.
+        command += ["-j", "none"]
+    with running_server(command, f"http://127.0.0.1:{port}/", name="varnishd"):
+        yield "127.0.0.1", port
+
+
+def allow_anonymous_reads(s3: S3Endpoint, bucket: str, prefix: str = "sites/") -> None:
+    """Let anyone GET objects under ``prefix``: Varnish cannot sign requests,
+    so a bucket it reads from must allow anonymous ``s3:GetObject`` (a
+    bucket policy, or an origin access rule of a proxy in front of S3)."""
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "EdgeReadsBuilds",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{bucket}/{prefix}*",
+            }
+        ],
+    }
+    s3.client().put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
