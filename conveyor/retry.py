@@ -57,6 +57,7 @@ def request_with_retries(
     unreachable: Callable[[httpx.TransportError], Exception],
     json: Any = None,
     params: dict[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> httpx.Response:
     """Send one request, retrying what the caller says is safe to retry.
 
@@ -67,7 +68,9 @@ def request_with_retries(
     for attempt in range(1, attempts + 1):
         last = attempt == attempts
         try:
-            response = http.request(method, url, json=json, params=params)
+            response = http.request(
+                method, url, json=json, params=params, headers=headers
+            )
         except httpx.TransportError as exc:
             if last or not retry_transport(exc):
                 raise unreachable(exc) from exc
