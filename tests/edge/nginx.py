@@ -1,0 +1,99 @@
+"""A real nginx on the configuration ``keeper edge render --target nginx``
+writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.edge.demo import ORG, Demo
+from tests.servers import S3Endpoint, free_port, running_server, skip_or_fail
+
+
+def nginx_binary() -> str | None:
+    found = shutil.which("nginx")
+    if found:
+        return found
+    # Debian installs it in sbin, which a user's PATH may lack.
+    sbin = Path("/usr/sbin/nginx")
+    return str(sbin) if sbin.is_file() and os.access(sbin, os.X_OK) else None
+
+
+@contextmanager
+def nginx_edge(
+    demo: Demo, workdir: Path, *, org: str = ORG
+) -> Iterator[tuple[str, int]]:
+    """Render the configuration of ``org`` (the demo org unless told) into
+    ``workdir`` and run nginx on it until the ``with`` block ends; yields the
+    address readers use.
+
+    The render records the edge, so every later publish on ``demo``'s
+    keeper rewrites the files and reloads this nginx.
+    """
+    port = free_port()
+    conf = workdir / "nginx"
+    rendered = demo.keeper_cli(
+        "edge",
+        "render",
+        "--target",
+        "nginx",
+        "--org",
+        org,
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--out",
+        str(conf),
+    )
+    assert rendered.returncode == 0, rendered.stdout + rendered.stderr
+    with running_nginx(conf, port):
+        yield "127.0.0.1", port
+
+
+@contextmanager
+def running_nginx(conf: Path, port: int) -> Iterator[None]:
+    """nginx on the configuration rendered into ``conf`` (listening on
+    ``port``), in the foreground, until the ``with`` block ends."""
+    binary = nginx_binary()
+    if binary is None:
+        skip_or_fail("nginx is not installed (apt-get install nginx)")
+    command = [
+        binary,
+        "-p",
+        str(conf),
+        "-c",
+        str(conf / "nginx.conf"),
+        # The compiled-in error log (/var/log/nginx) until the file is read.
+        "-e",
+        str(conf / "logs" / "error.log"),
+        "-g",
+        "daemon off;",
+    ]
+    with running_server(command, f"http://127.0.0.1:{port}/", name="nginx"):
+        yield
+
+
+def allow_anonymous_reads(s3: S3Endpoint, bucket: str, prefix: str = "sites/") -> None:
+    """Let anyone GET objects under ``prefix``.
+
+    nginx cannot sign requests, so a bucket it reads from must allow
+    anonymous ``s3:GetObject`` (this bucket policy, or an origin access rule
+    of a proxy in front of S3). Without it S3 (and moto) answers 403, which
+    the edge takes for a missing object.
+    """
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "NginxEdgeReadsBuilds",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{bucket}/{prefix}*",
+            }
+        ],
+    }
+    s3.client().put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
