@@ -27,6 +27,7 @@ from keeper.edge.origin import origin_of
 from keeper.edge.pages import platform_not_found
 from keeper.edge.render import RenderContext, target
 from keeper.edge.site import load_org_sites, special_pages
+from keeper.services.edge_origin import origin_secret
 from keeper.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ def context(
         settings=dict(edge.settings or {}),
         platform_pages={s.product: platform_not_found(s) for s in sites},
         keeper_url=runtime.settings.base_url.rstrip("/"),
+        origin_secret=origin_secret(runtime.signer, org.slug),
     )
 
 

@@ -35,6 +35,10 @@ class RenderContext:
     platform_pages: Mapping[str, str] = field(default_factory=dict)
     #: Keeper's own URL, for targets that fetch from it.
     keeper_url: str = ""
+    #: What an edge shows keeper's origin route (``/_edge/origin/<org>/…``)
+    #: to read a filesystem store: an HMAC of the org under keeper's key,
+    #: derived again by every render, never stored.
+    origin_secret: str = ""
 
 
 class EdgeTarget(Protocol):

@@ -56,15 +56,13 @@ from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from keeper.config import get_settings
 from keeper.db import MAIN_EDITION
 from keeper.edge import redirects, rules
 from keeper.edge.origin import UnsupportedOrigin
 from keeper.edge.redirects import Rule
 from keeper.edge.render import RenderContext
 from keeper.edge.site import INDEX_PAGE, NOT_FOUND_PAGE, SiteView
-from keeper.services.edge_origin import ORIGIN_PATH, SECRET_HEADER, origin_secret
-from keeper.services.runtime import Runtime
+from keeper.services.edge_origin import ORIGIN_PATH, SECRET_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -311,24 +309,8 @@ def _keeper_backend(ctx: RenderContext) -> Backend:
         path_prefix=quote(path, safe="/"),
         host_header=_host_header(parts.hostname, port),
         missing=(404,),
-        headers={SECRET_HEADER: _origin_secret(ctx.org)},
+        headers={SECRET_HEADER: ctx.origin_secret},
     )
-
-
-def _origin_secret(org: str) -> str:
-    """The secret the VCL shows keeper's origin route.
-
-    Derived, not stored (see :func:`keeper.services.edge_origin.origin_secret`):
-    an HMAC of the org's slug under keeper's signing key. A render must not
-    write to the database, and need not: the ``keeper edge render`` command
-    and every keeper process that re-renders after a publish derive the
-    same value. The render context carries no key, so it comes from where
-    those processes take theirs, the ``KEEPER_*`` settings. Rotating
-    keeper's key rotates this secret: every process, the command included,
-    must then use the new key before the next render.
-    """
-    secret: str = origin_secret(Runtime.from_settings(get_settings()).signer, org)
-    return secret
 
 
 def _host_header(host: str, port: int) -> str:
