@@ -55,6 +55,8 @@ class Tally:
     mixed: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
+    #: Requests sent again after a kept-alive connection closed unanswered.
+    resent: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -66,13 +68,26 @@ def read_until(stop: threading.Event, base: str, tally: Tally, n: int) -> None:
             tally.errors.append(f"{type(exc).__name__}: {exc}")
 
 
+def get(client: httpx.Client, url: str, tally: Tally) -> httpx.Response:
+    """GET as a browser does: a request sent on a kept-alive connection that
+    the server closed (or reset) before answering is sent again, once, on a
+    new one (RFC 9112 9.3.1). nginx closes idle connections when it reloads,
+    and a close racing a request that already arrived is a reset."""
+    try:
+        return client.get(url)
+    except (httpx.RemoteProtocolError, httpx.ReadError):
+        with tally.lock:
+            tally.resent += 1
+        return client.get(url)
+
+
 def read_pages(stop: threading.Event, base: str, tally: Tally, n: int) -> None:
     with httpx.Client(base_url=base, headers={"Host": HOST}, timeout=30) as client:
         i = n
         while not stop.is_set():
             page = PAGES[i % len(PAGES)]
             i += 1
-            answer = client.get(f"/v/{EDITION}/{page}")
+            answer = get(client, f"/v/{EDITION}/{page}", tally)
             if answer.status_code != 200:
                 with tally.lock:
                     tally.errors.append(f"{page}: {answer.status_code}")
@@ -81,7 +96,7 @@ def read_pages(stop: threading.Event, base: str, tally: Tally, n: int) -> None:
             build = found.group(1).decode() if found else "?"
             asset_builds = []
             for asset in ("_static/style.css", "_static/app.js"):
-                got = client.get(f"/v/{EDITION}/{asset}")
+                got = get(client, f"/v/{EDITION}/{asset}", tally)
                 if got.status_code != 200:
                     with tally.lock:
                         tally.errors.append(f"{asset}: {got.status_code}")
