@@ -11,6 +11,33 @@ from keeper.storage.factory import PrefixedStore
 from keeper.storage.filesystem import FilesystemStore
 from keeper.storage.s3 import S3Store
 
+#: S3's response headers that say nothing a reader needs: edges in front of
+#: S3 drop them.
+AMZ_HEADERS = (
+    "x-amz-request-id",
+    "x-amz-id-2",
+    "x-amz-version-id",
+    "x-amz-server-side-encryption",
+    "x-amz-storage-class",
+    "x-amz-expiration",
+    "x-amz-restore",
+    "x-amz-replication-status",
+    "x-amz-website-redirect-location",
+    "x-amz-delete-marker",
+    "x-amz-tagging-count",
+    "x-amz-mp-parts-count",
+    "x-amz-checksum-crc32",
+    "x-amz-checksum-crc32c",
+    "x-amz-checksum-sha1",
+    "x-amz-checksum-sha256",
+    "x-amz-object-lock-mode",
+    "x-amz-object-lock-retain-until-date",
+    "x-amz-object-lock-legal-hold",
+    "x-amzn-requestid",
+    "x-amz-meta-sha256",
+    "x-amz-meta-md5",
+)
+
 
 class UnsupportedOrigin(ValueError):
     """A store no generated configuration can read from."""

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from conveyor.content_types import content_type_for
+from tests.publishing import publish
 from tests.served import ServedKeeper, keeper_binary, served_keeper
 
 ORG = "docs"
@@ -166,6 +167,45 @@ def populate(demo: Demo) -> None:
     editions = client.get(f"/api/orgs/{ORG}/products/demo/editions").json()
     showing = {e["slug"]: e["build_id"] for e in editions}
     assert showing == {"__main": demo.ids["main"], "draft": demo.ids["draft"]}
+
+
+PATH_DOMAIN = "paths.test"
+
+
+def populate_path_layout(keeper: ServedKeeper) -> None:
+    """Org ``paths`` (``paths.test``, path layout) with product ``demo``:
+    ``main`` on ``__main``, ``x`` on edition ``x``, a product rule
+    ``/start`` → ``/guide/`` and a ``_redirects`` rule ``/old.html``."""
+    client, auth = keeper.client, keeper.auth()
+    response = client.post(
+        "/api/orgs",
+        headers=auth,
+        json={
+            "slug": "paths",
+            "title": "Paths",
+            "base_domain": PATH_DOMAIN,
+            "url_layout": "path",
+        },
+    )
+    assert response.status_code == 201, response.text
+    response = client.post(
+        "/api/orgs/paths/products",
+        headers=auth,
+        json={
+            "slug": "demo",
+            "title": "Demo",
+            "redirects": [{"from": "/start", "to": "/guide/", "status": 302}],
+        },
+    )
+    assert response.status_code == 201, response.text
+    base = "/api/orgs/paths/products/demo"
+    main = {
+        "index.html": page("PATH main"),
+        "guide/index.html": page("PATH guide"),
+        "_redirects": b"/old.html /index.html\n",
+    }
+    publish(client, base, auth, main, "main")
+    publish(client, base, auth, {"index.html": page("PATH x")}, "x")
 
 
 @contextmanager

@@ -13,8 +13,7 @@ import pytest
 
 from tests.conftest import BOOTSTRAP, _truncate_all
 from tests.edge.cases import CASES, Case, run_case, send
-from tests.edge.demo import HOST, Demo, demo_keeper, page
-from tests.publishing import publish
+from tests.edge.demo import HOST, Demo, demo_keeper, populate_path_layout
 from tests.served import ServedKeeper, served_keeper
 
 AUTH = {"Authorization": f"Bearer {BOOTSTRAP}"}
@@ -103,36 +102,7 @@ def path_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedKeeper
     """Org ``paths`` (``paths.test``, path layout) with product ``demo``:
     ``main`` on ``__main`` and ``x`` on edition ``x``."""
     with served_keeper(tmp_path_factory.mktemp("edge-path")) as keeper:
-        client = keeper.client
-        response = client.post(
-            "/api/orgs",
-            headers=AUTH,
-            json={
-                "slug": "paths",
-                "title": "Paths",
-                "base_domain": "paths.test",
-                "url_layout": "path",
-            },
-        )
-        assert response.status_code == 201, response.text
-        response = client.post(
-            "/api/orgs/paths/products",
-            headers=AUTH,
-            json={
-                "slug": "demo",
-                "title": "Demo",
-                "redirects": [{"from": "/start", "to": "/guide/", "status": 302}],
-            },
-        )
-        assert response.status_code == 201, response.text
-        base = "/api/orgs/paths/products/demo"
-        main = {
-            "index.html": page("PATH main"),
-            "guide/index.html": page("PATH guide"),
-            "_redirects": b"/old.html /index.html\n",
-        }
-        publish(client, base, AUTH, main, "main")
-        publish(client, base, AUTH, {"index.html": page("PATH x")}, "x")
+        populate_path_layout(keeper)
         yield keeper
 
 

@@ -18,11 +18,10 @@ import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment
 
 from keeper.cdn.fastly import (
     DEFAULT_API_URL,
@@ -36,6 +35,7 @@ from keeper.edge import rules
 from keeper.edge.pages import platform_not_found
 from keeper.edge.redirects import Rule, pattern
 from keeper.edge.render import RenderContext
+from keeper.edge.render.templating import environment
 from keeper.edge.site import INDEX_PAGE, NOT_FOUND_PAGE, SiteView
 
 log = logging.getLogger(__name__)
@@ -269,18 +269,8 @@ def platform_page_expression() -> str:
     return vcl_concat(parts)
 
 
-@lru_cache(maxsize=1)
 def _environment() -> Environment:
-    env = Environment(
-        loader=PackageLoader("keeper.edge", "templates/fastly"),
-        autoescape=False,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        undefined=StrictUndefined,
-    )
-    env.filters["vcl"] = vcl_string
-    return env
+    return environment("fastly", vcl=vcl_string)
 
 
 _LTD_HEADER = re.compile(r"req\.http\.(LTD-[A-Za-z-]+)")

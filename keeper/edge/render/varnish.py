@@ -49,18 +49,18 @@ import subprocess
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment
 
 from keeper.db import MAIN_EDITION
 from keeper.edge import redirects, rules
-from keeper.edge.origin import UnsupportedOrigin
+from keeper.edge.origin import AMZ_HEADERS, UnsupportedOrigin
 from keeper.edge.redirects import Rule
 from keeper.edge.render import RenderContext
+from keeper.edge.render.templating import environment
 from keeper.edge.site import INDEX_PAGE, NOT_FOUND_PAGE, SiteView
 from keeper.services.edge_origin import ORIGIN_PATH, SECRET_HEADER
 
@@ -111,31 +111,6 @@ INTERNAL_HEADERS = (
     "Key",
     "SetPin",
     "Synth",
-)
-#: S3's response headers that say nothing a reader needs.
-AMZ_HEADERS = (
-    "x-amz-request-id",
-    "x-amz-id-2",
-    "x-amz-version-id",
-    "x-amz-server-side-encryption",
-    "x-amz-storage-class",
-    "x-amz-expiration",
-    "x-amz-restore",
-    "x-amz-replication-status",
-    "x-amz-website-redirect-location",
-    "x-amz-delete-marker",
-    "x-amz-tagging-count",
-    "x-amz-mp-parts-count",
-    "x-amz-checksum-crc32",
-    "x-amz-checksum-crc32c",
-    "x-amz-checksum-sha1",
-    "x-amz-checksum-sha256",
-    "x-amz-object-lock-mode",
-    "x-amz-object-lock-retain-until-date",
-    "x-amz-object-lock-legal-hold",
-    "x-amzn-requestid",
-    "x-amz-meta-sha256",
-    "x-amz-meta-md5",
 )
 
 
@@ -318,18 +293,8 @@ def _host_header(host: str, port: int) -> str:
     return name if port == 80 else f"{name}:{port}"
 
 
-@lru_cache(maxsize=1)
 def _environment() -> Environment:
-    env = Environment(
-        loader=PackageLoader("keeper.edge", "templates/varnish"),
-        autoescape=False,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        undefined=StrictUndefined,
-    )
-    env.filters["vcl"] = vcl_string
-    return env
+    return environment("varnish", vcl=vcl_string)
 
 
 class VarnishTarget:
