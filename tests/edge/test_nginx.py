@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -640,4 +640,95 @@ def test_odd_names_answer_as_rules_resolve(
             problems += _differences(address, site, ODD_FILES, path)
         for path, cookie in ODD_PINS:
             problems += _differences(address, site, ODD_FILES, path, cookie)
+    assert not problems, "\n".join(problems)
+
+
+# -- the fast path ------------------------------------------------------------------
+
+FAST_PATHS = [
+    *ODD_PATHS,
+    "/index.html",
+    "/INDEX.HTML",
+    "/index.htm",
+    "/x.css?a=1",
+    "/x.css?a=/../b",
+    "/X.CSS",
+    "/x.css/",
+    "/.x.css",
+    "/x.c-s",
+    "/$dollar.js?x",
+    "/c++.html?x#y",
+    "/missing.css",
+    "/v",
+    "/v?x",
+    "/builds",
+    "/builds?x",
+]
+FAST_PINS = [
+    *ODD_PINS,
+    ("/index.html", "ltd-pin=__main~oddupper"),
+    ("/c++.html", "ltd-pin=__main~oddlower"),
+    ("/x.css", "xltd-pin=__main~oddlower"),
+    ("/x.css", "ltd-pin=__main~oddmain"),
+    ("/x.css", "a=1"),
+]
+
+
+def test_fast_path_answers_as_rules_resolve(tmp_path: Path) -> None:
+    """A site without rules takes the fast path for its default edition's
+    files: the same answers as rules.resolve, and, for requests beyond
+    rules.resolve (HEAD, ranges, revalidation), the same as the general
+    path gives for the same file asked for another way."""
+    site = replace(
+        _odd_site(),
+        redirects=(),
+        builds={build: BuildView(build) for build in _odd_site().builds},
+    )
+    for build, files in ODD_FILES.items():
+        for path, data in files.items():
+            target = tmp_path / "store" / site.builds_prefix / build / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+    port = free_port()
+    ctx = RenderContext(
+        org="odd",
+        sites=[site],
+        pages=_pages(ODD_FILES),
+        origin=Origin(kind="filesystem", root=tmp_path / "store"),
+        listen_host="127.0.0.1",
+        listen_port=port,
+        out_dir=tmp_path / "nginx",
+        platform_pages={"odd": platform_not_found(site)},
+    )
+    files = TARGET.render(ctx)
+    assert '"odd.test" "/odd/builds/oddmain";' in files["sites.conf"]
+    write_files(ctx.out_dir, files)
+    with running_nginx(ctx.out_dir, port):
+        address = ("127.0.0.1", port)
+        problems = []
+        for path in FAST_PATHS:
+            problems += _differences(address, site, ODD_FILES, path)
+        for path, cookie in FAST_PINS:
+            problems += _differences(address, site, ODD_FILES, path, cookie)
+        # %2E is a dot the fast path leaves to the general one.
+        for fast, general in (("/x.css", "/x%2Ecss"), ("/c++.html", "/c++%2Ehtml")):
+            etag = send(address, "GET", fast, site.host).headers["ETag"]
+            for method, headers in (
+                ("GET", {}),
+                ("HEAD", {}),
+                ("GET", {"Range": "bytes=0-3"}),
+                ("GET", {"Range": "bytes=9999-"}),
+                ("GET", {"If-None-Match": etag}),
+                ("GET", {"Cookie": "x=1"}),
+            ):
+                answers = [
+                    send(address, method, path, site.host, headers)
+                    for path in (fast, general)
+                ]
+                seen = [
+                    (a.status, [h for h in a.headers.items() if h[0] != "Date"], a.body)
+                    for a in answers
+                ]
+                if seen[0] != seen[1]:
+                    problems.append(f"{method} {fast} {headers}: {seen}")
     assert not problems, "\n".join(problems)
