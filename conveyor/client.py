@@ -21,7 +21,7 @@ from conveyor.errors import (
     Rejected,
     Unreachable,
 )
-from conveyor.retry import Backoff, request_with_retries
+from conveyor.retry import Backoff, ClosingClient, request_with_retries
 
 #: Keeper answers API calls quickly; registering a large manifest may copy
 #: thousands of reused files, so reads get generous time.
@@ -29,7 +29,7 @@ _TIMEOUT = httpx.Timeout(connect=10.0, read=300.0, write=60.0, pool=60.0)
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
 
-class KeeperClient:
+class KeeperClient(ClosingClient):
     def __init__(
         self,
         host: str,
@@ -53,15 +53,6 @@ class KeeperClient:
             timeout=_TIMEOUT,
             transport=transport,
         )
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> KeeperClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- plumbing ---------------------------------------------------------
 

@@ -12,7 +12,7 @@ from pathlib import PurePosixPath
 
 #: Text types carry a charset: Sphinx and MkDocs write UTF-8, and browsers
 #: otherwise guess (badly, for non-ASCII pages served without one).
-_KNOWN: dict[str, str] = {
+BY_EXTENSION: dict[str, str] = {
     ".html": "text/html; charset=utf-8",
     ".htm": "text/html; charset=utf-8",
     ".css": "text/css; charset=utf-8",
@@ -79,8 +79,8 @@ def content_type_for(path: str) -> str:
     suffix = PurePosixPath(name).suffix.lower()
     if suffix in (".gz", ".tgz"):
         return GZIP
-    if suffix in _KNOWN:
-        return _KNOWN[suffix]
+    if suffix in BY_EXTENSION:
+        return BY_EXTENSION[suffix]
     guessed, encoding = mimetypes.guess_type(name, strict=False)
     if encoding is not None:
         return FALLBACK

@@ -24,7 +24,7 @@ from conveyor.errors import (
     Rejected,
     Unreachable,
 )
-from conveyor.retry import Backoff, request_with_retries
+from conveyor.retry import Backoff, ClosingClient, request_with_retries
 
 DEFAULT_API_URL = "https://api.github.com"
 #: The REST API version these calls were written against; GitHub keeps
@@ -47,7 +47,7 @@ def marker_tag(marker: str) -> str:
     return f"<!-- {marker} -->"
 
 
-class GitHubClient:
+class GitHubClient(ClosingClient):
     def __init__(
         self,
         token: str,
@@ -69,15 +69,6 @@ class GitHubClient:
             timeout=httpx.Timeout(30.0),
             transport=transport,
         )
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> GitHubClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def request(
         self,

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
@@ -81,3 +81,19 @@ def request_with_retries(
             continue
         return response
     raise AssertionError("attempts must be at least 1")
+
+
+class ClosingClient:
+    """An API client over one ``httpx.Client`` (``self._http``), usable in a
+    ``with`` block that closes its connections."""
+
+    _http: httpx.Client
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

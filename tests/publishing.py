@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -12,13 +13,19 @@ from fastapi.testclient import TestClient
 Files = dict[str, bytes]
 
 
-def manifest_of(files: Files) -> list[dict[str, Any]]:
+def guess_type(path: str) -> str:
+    return mimetypes.guess_type(path)[0] or "application/octet-stream"
+
+
+def manifest_of(
+    files: Files, types: Callable[[str], str] = guess_type
+) -> list[dict[str, Any]]:
     return [
         {
             "path": path,
             "size": len(data),
             "sha256": hashlib.sha256(data).hexdigest(),
-            "content_type": mimetypes.guess_type(path)[0] or "application/octet-stream",
+            "content_type": types(path),
         }
         for path, data in sorted(files.items())
     ]
@@ -38,12 +45,14 @@ def register(
     headers: dict[str, str],
     files: Files,
     git_ref: str = "main",
+    *,
+    types: Callable[[str], str] = guess_type,
     **extra: Any,
 ) -> dict[str, Any]:
     response = client.post(
         f"{base}/builds",
         headers=headers,
-        json={"git_ref": git_ref, "manifest": manifest_of(files), **extra},
+        json={"git_ref": git_ref, "manifest": manifest_of(files, types), **extra},
     )
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
@@ -77,10 +86,12 @@ def publish(
     headers: dict[str, str],
     files: Files,
     git_ref: str = "main",
+    *,
+    types: Callable[[str], str] = guess_type,
     **extra: Any,
 ) -> dict[str, Any]:
     """Register, upload and confirm one build; returns the confirmed build."""
-    build = register(client, base, headers, files, git_ref, **extra)
+    build = register(client, base, headers, files, git_ref, types=types, **extra)
     upload(client, build, files)
     response = confirm(client, base, headers, build["id"])
     assert response.status_code == 200, response.text

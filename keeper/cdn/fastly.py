@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import httpx
 
-from conveyor.retry import Backoff, request_with_retries
+from conveyor.retry import Backoff, ClosingClient, request_with_retries
 from keeper import __version__
 
 DEFAULT_API_URL = "https://api.fastly.com"
@@ -78,7 +78,7 @@ def chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
         yield items[start : start + size]
 
 
-class FastlyClient:
+class FastlyClient(ClosingClient):
     def __init__(
         self,
         token: str,
@@ -120,15 +120,6 @@ class FastlyClient:
                 "from its environment (it is never stored)"
             )
         return cls(token.strip(), api_url=api_url, **kwargs)
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> FastlyClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- dictionaries -------------------------------------------------------
 

@@ -15,7 +15,6 @@ from the same table ``ltd upload`` uses.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 from collections.abc import Iterator
@@ -99,36 +98,14 @@ class Demo:
 
     def publish(self, product: str, files: Files, git_ref: str) -> str:
         """Register, upload and confirm a build; returns its id."""
-        client, auth = self.keeper.client, self.keeper.auth()
-        base = f"/api/orgs/{ORG}/products/{product}"
-        manifest = [
-            {
-                "path": path,
-                "size": len(data),
-                "sha256": hashlib.sha256(data).hexdigest(),
-                "content_type": content_type_for(path),
-            }
-            for path, data in sorted(files.items())
-        ]
-        response = client.post(
-            f"{base}/builds",
-            headers=auth,
-            json={"git_ref": git_ref, "manifest": manifest},
+        build = publish(
+            self.keeper.client,
+            f"/api/orgs/{ORG}/products/{product}",
+            self.keeper.auth(),
+            files,
+            git_ref,
+            types=content_type_for,
         )
-        assert response.status_code == 201, response.text
-        build = response.json()
-        for item in build["uploads"]:
-            put = client.request(
-                item["method"],
-                item["url"],
-                headers=item["headers"],
-                content=files[item["path"]],
-            )
-            assert put.status_code in (200, 204), put.text
-        done = client.patch(
-            f"{base}/builds/{build['id']}", headers=auth, json={"status": "uploaded"}
-        )
-        assert done.status_code == 200, done.text
         build_id: str = build["id"]
         return build_id
 

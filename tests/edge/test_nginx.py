@@ -27,11 +27,20 @@ from keeper.edge.redirects import make_rule
 from keeper.edge.render import RenderContext
 from keeper.edge.render.nginx import TARGET, NginxError, running_pid
 from keeper.edge.site import BuildView, EditionView, SiteView, load_org_sites
-from tests.conftest import BOOTSTRAP
 from tests.edge.cases import CASES, PLATFORM_404, Case, fill, run_case, send
-from tests.edge.demo import DRAFT, HOST, MAIN, OLD, ORG, PLAIN, Demo, demo_keeper, page
+from tests.edge.demo import (
+    DRAFT,
+    HOST,
+    MAIN,
+    OLD,
+    ORG,
+    PLAIN,
+    Demo,
+    demo_keeper,
+    page,
+    populate_path_layout,
+)
 from tests.edge.nginx import allow_anonymous_reads, nginx_edge, running_nginx
-from tests.publishing import publish
 from tests.served import served_keeper
 from tests.servers import S3Endpoint, free_port
 
@@ -283,38 +292,8 @@ def path_edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, i
     """Org ``paths`` (``paths.test``, path layout) with product ``demo``:
     ``main`` on ``__main`` and ``x`` on edition ``x``, behind nginx."""
     workdir = tmp_path_factory.mktemp("nginx-path")
-    auth = {"Authorization": f"Bearer {BOOTSTRAP}"}
     with served_keeper(workdir) as keeper:
-        client = keeper.client
-        response = client.post(
-            "/api/orgs",
-            headers=auth,
-            json={
-                "slug": "paths",
-                "title": "Paths",
-                "base_domain": "paths.test",
-                "url_layout": "path",
-            },
-        )
-        assert response.status_code == 201, response.text
-        response = client.post(
-            "/api/orgs/paths/products",
-            headers=auth,
-            json={
-                "slug": "demo",
-                "title": "Demo",
-                "redirects": [{"from": "/start", "to": "/guide/", "status": 302}],
-            },
-        )
-        assert response.status_code == 201, response.text
-        base = "/api/orgs/paths/products/demo"
-        main = {
-            "index.html": page("PATH main"),
-            "guide/index.html": page("PATH guide"),
-            "_redirects": b"/old.html /index.html\n",
-        }
-        publish(client, base, auth, main, "main")
-        publish(client, base, auth, {"index.html": page("PATH x")}, "x")
+        populate_path_layout(keeper)
         demo = Demo(keeper=keeper, env={"KEEPER_BASE_URL": keeper.url})
         with nginx_edge(demo, workdir, org="paths") as address:
             yield address

@@ -74,19 +74,19 @@ import signal
 import subprocess
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment
 
-from conveyor.content_types import _KNOWN as KNOWN_TYPES
+from conveyor.content_types import BY_EXTENSION as KNOWN_TYPES
 from conveyor.content_types import FALLBACK, content_type_for
 from keeper.db import MAIN_EDITION
 from keeper.edge import redirects, rules
-from keeper.edge.origin import Origin, UnsupportedOrigin
+from keeper.edge.origin import AMZ_HEADERS, Origin, UnsupportedOrigin
 from keeper.edge.redirects import Rule
 from keeper.edge.render import RenderContext
+from keeper.edge.render.templating import environment
 from keeper.edge.site import NOT_FOUND_PAGE, SiteView
 
 MAIN_FILE = "nginx.conf"
@@ -101,40 +101,6 @@ OPTIONS = {
     "workers": "worker_processes (default: auto)",
     "nginx": "the nginx binary activate validates with (default: from PATH)",
 }
-#: S3's response headers that say nothing a reader needs.
-AMZ_HEADERS = (
-    "x-amz-request-id",
-    "x-amz-id-2",
-    "x-amzn-requestid",
-    "x-amz-version-id",
-    "x-amz-server-side-encryption",
-    "x-amz-storage-class",
-    "x-amz-expiration",
-    "x-amz-restore",
-    "x-amz-replication-status",
-    "x-amz-website-redirect-location",
-    "x-amz-delete-marker",
-    "x-amz-tagging-count",
-    "x-amz-mp-parts-count",
-    "x-amz-checksum-crc32",
-    "x-amz-checksum-crc32c",
-    "x-amz-checksum-sha1",
-    "x-amz-checksum-sha256",
-    "x-amz-sdk-checksum-algorithm",
-    "x-amz-content-sha256",
-    "x-amz-object-lock-mode",
-    "x-amz-object-lock-retain-until-date",
-    "x-amz-object-lock-legal-hold",
-    "x-amz-meta-sha256",
-    "x-amz-meta-md5",
-    # S3 sends this only for a CORS request, which no edge asks for; moto
-    # always does.
-    "Access-Control-Allow-Origin",
-    # The edge sets these itself.
-    "Cache-Control",
-    "Expires",
-    "Set-Cookie",
-)
 #: Characters nothing can ask for: a request holding one is refused first.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 #: Decoded paths that are not UTF-8 are refused like bad raw paths (the
@@ -511,19 +477,8 @@ def types_block() -> str:
 # -- the target ----------------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
 def _environment() -> Environment:
-    env = Environment(
-        loader=PackageLoader("keeper.edge", "templates/nginx"),
-        autoescape=False,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        undefined=StrictUndefined,
-    )
-    env.filters["q"] = quote
-    env.filters["lit"] = literal
-    return env
+    return environment("nginx", q=quote, lit=literal)
 
 
 @dataclass(frozen=True)
