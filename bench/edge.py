@@ -400,7 +400,12 @@ def render(results: Results) -> str:
         if ours not in results.rps:
             continue
         a, b = results.median_rps(ours), results.median_rps(peer)
-        ratio = a / b
+        # Runs alternate between the two servers: the median of each pair's
+        # ratio is steadier than the ratio of medians while other work on
+        # the machine comes and goes.
+        ratio = statistics.median(
+            x / y for x, y in zip(results.rps[ours], results.rps[peer], strict=True)
+        )
         rows.append(
             (
                 f"{ours} / {peer}",
@@ -455,7 +460,10 @@ def parse(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--seconds", type=int, default=5, help="length of each wrk run")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections")
     parser.add_argument(
-        "--rounds", type=int, default=3, help="wrk runs per server (median)"
+        "--rounds",
+        type=int,
+        default=5,
+        help="wrk runs per server, alternating (median)",
     )
     parser.add_argument(
         "--switches", type=int, default=20, help="switches per build size"

@@ -26,11 +26,13 @@ from keeper.edge import changes
 from keeper.edge.origin import origin_of
 from keeper.edge.pages import platform_not_found
 from keeper.edge.render import RenderContext, target
-from keeper.edge.site import load_org_sites, special_pages
+from keeper.edge.site import SpecialPages, load_org_sites
 from keeper.services.edge_origin import origin_secret
 from keeper.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
+#: Shared by every render in the process (builds are immutable once complete).
+_SPECIAL_PAGES = SpecialPages()
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -46,7 +48,7 @@ def context(
     sites = load_org_sites(session, org)
     pages: dict[str, frozenset[str]] = {}
     for site in sites:
-        pages.update({b: frozenset(p) for b, p in special_pages(session, site).items()})
+        pages.update(_SPECIAL_PAGES.of(session, site))
     host, port = parse_listen(edge.listen)
     return RenderContext(
         org=org.slug,

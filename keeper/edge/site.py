@@ -7,6 +7,8 @@ complete builds: a pending or failed build is never served, not even by id.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -129,17 +131,39 @@ def _noindex(edition: Edition, build: Build | None) -> bool:
     return bool(build is not None and (build.ci or {}).get("pr_number"))
 
 
-def special_pages(session: Session, site: SiteView) -> dict[str, set[str]]:
-    """For each build of ``site``: its directories that hold an index page
+class SpecialPages:
+    """For each complete build: its directories that hold an index page
     (``a/`` for ``a/index.html``) and ``404.html`` if it has one.
 
     Edges that cannot ask the store whether a key exists (nginx proxying to
-    S3) learn the ``/a`` → ``/a/`` redirects and 404 pages from this.
+    S3) learn the ``/a`` → ``/a/`` redirects and 404 pages from this. A
+    complete build never changes, so each is read once and remembered: a
+    publish then costs the same whatever the size of the builds.
     """
-    ids = list(site.builds)
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self._known: OrderedDict[str, frozenset[str]] = OrderedDict()
+        self._limit = limit
+        self._lock = threading.Lock()
+
+    def of(self, session: Session, site: SiteView) -> dict[str, frozenset[str]]:
+        with self._lock:
+            found = {b: self._known[b] for b in site.builds if b in self._known}
+            for build in found:
+                self._known.move_to_end(build)
+        missing = [b for b in site.builds if b not in found]
+        if missing:
+            read = _read_special_pages(session, missing)
+            with self._lock:
+                self._known.update(read)
+                while len(self._known) > self._limit:
+                    self._known.popitem(last=False)
+            found.update(read)
+        return found
+
+
+def _read_special_pages(session: Session, ids: list[str]) -> dict[str, frozenset[str]]:
     pages: dict[str, set[str]] = {i: set() for i in ids}
-    if not ids:
-        return pages
     rows = session.exec(
         select(Build.public_id, BuildFile.path)
         .join(Build, col(Build.id) == BuildFile.build_id)
@@ -151,4 +175,4 @@ def special_pages(session: Session, site: SiteView) -> dict[str, set[str]]:
     )
     for public_id, path in rows:
         pages[public_id].add(path.removesuffix(INDEX_PAGE))
-    return pages
+    return {b: frozenset(p) for b, p in pages.items()}

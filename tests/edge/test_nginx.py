@@ -559,7 +559,7 @@ def _odd_site() -> SiteView:
 
 
 def _pages(contents: Contents) -> dict[str, frozenset[str]]:
-    """What :func:`keeper.edge.site.special_pages` finds in ``contents``."""
+    """What :class:`keeper.edge.site.SpecialPages` finds in ``contents``."""
     return {
         build: frozenset(
             path.removesuffix("index.html")

@@ -23,7 +23,7 @@ class RenderContext:
     org: str
     sites: Sequence[SiteView]
     #: For every build: the directories holding an ``index.html`` (``a/``)
-    #: and ``404.html`` when it has one (see :func:`keeper.edge.site.special_pages`).
+    #: and ``404.html`` when it has one (see :class:`keeper.edge.site.SpecialPages`).
     pages: Mapping[str, frozenset[str]]
     origin: Origin
     listen_host: str
