@@ -6,14 +6,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from keeper import __version__
 from keeper.config import get_settings
-from keeper.db import Role
+from keeper.db import Organization, Role
 from keeper.db.engine import make_engine
 from keeper.db.migrate import current_revision, upgrade
-from keeper.edge.configs import render_edge
+from keeper.edge.configs import forget_edge, recorded_edges, render_edge
 from keeper.edge.render import TARGET_NAMES, target
 from keeper.services.auth import create_token
 from keeper.services.errors import KeeperError
@@ -131,6 +131,52 @@ def edge_render(
         f"wrote the {target_name} configuration for {org_slug!r} to {ctx.out_dir}"
     )
     click.echo(f"start it with: {target(target_name).command(ctx)}")
+
+
+@edge.command("list")
+@click.option("--org", "org_slug", help="Only this organization's edges.")
+def edge_list(org_slug: str | None) -> None:
+    """Edges keeper keeps current, and how their last update went."""
+    engine = make_engine(get_settings().database_url)
+    upgrade(engine)
+    with Session(engine) as session:
+        try:
+            org = get_org(session, org_slug) if org_slug else None
+        except KeeperError as exc:
+            raise click.ClickException(exc.msg) from exc
+        slugs = {o.id: o.slug for o in session.exec(select(Organization))}
+        for row in recorded_edges(session, org):
+            status = f"failed: {row.last_error}" if row.last_error else "ok"
+            click.echo(
+                f"{slugs.get(row.org_id, '?')}\t{row.target}\t{row.listen}\t"
+                f"{row.out_dir}\t{status}"
+            )
+
+
+@edge.command("forget")
+@click.option("--target", "target_name", type=click.Choice(TARGET_NAMES), required=True)
+@click.option("--org", "org_slug", required=True)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The folder the configuration was rendered into.",
+)
+def edge_forget(target_name: str, org_slug: str, out_dir: Path) -> None:
+    """Stop updating an edge after publishes (its files stay)."""
+    engine = make_engine(get_settings().database_url)
+    upgrade(engine)
+    with Session(engine) as session:
+        try:
+            org = get_org(session, org_slug)
+        except KeeperError as exc:
+            raise click.ClickException(exc.msg) from exc
+        if not forget_edge(session, org, target_name=target_name, out_dir=out_dir):
+            raise click.ClickException(
+                f"no {target_name} edge of {org_slug!r} was rendered into {out_dir}"
+            )
+    click.echo(f"keeper no longer updates the {target_name} edge in {out_dir}")
 
 
 @main.group()

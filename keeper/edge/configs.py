@@ -117,6 +117,32 @@ def render_edge(
     return edge, ctx
 
 
+def recorded_edges(session: Session, org: Organization | None) -> list[EdgeConfig]:
+    query = select(EdgeConfig).order_by(col(EdgeConfig.id))
+    if org is not None:
+        query = query.where(EdgeConfig.org_id == org.id)
+    return list(session.exec(query))
+
+
+def forget_edge(
+    session: Session, org: Organization, *, target_name: str, out_dir: Path
+) -> bool:
+    """Stop keeping an edge current; its files and server are left alone.
+    Returns False when no such edge was recorded."""
+    edge = session.exec(
+        select(EdgeConfig).where(
+            EdgeConfig.org_id == org.id,
+            EdgeConfig.target == target_name,
+            EdgeConfig.out_dir == str(out_dir.resolve()),
+        )
+    ).first()
+    if edge is None:
+        return False
+    session.delete(edge)
+    session.commit()
+    return True
+
+
 def refresh_edges(
     engine: Engine, runtime: Runtime, org_id: int, changed: Sequence[int] = ()
 ) -> list[str]:

@@ -390,6 +390,45 @@ def test_rendering_again_prints_how_to_start(edge: Edge) -> None:
     assert running_pid(edge.out) is not None
 
 
+@one_store
+def test_recorded_edges_are_listed_and_can_be_forgotten(
+    edge: Edge, tmp_path: Path
+) -> None:
+    spare = tmp_path / "spare"
+    rendered = edge.demo.keeper_cli(
+        *("edge", "render", "--target", "nginx", "--org", ORG),
+        *("--listen", "127.0.0.1:8081", "--out", str(spare)),
+    )
+    assert rendered.returncode == 0, rendered.stderr
+    listed = edge.demo.keeper_cli("edge", "list", "--org", ORG)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert f"{ORG}\tnginx\t127.0.0.1:8081\t{spare.resolve()}\tok" in lines
+    assert any(str(edge.out.resolve()) in line for line in lines)
+
+    forgot = edge.demo.keeper_cli(
+        *("edge", "forget", "--target", "nginx", "--org", ORG, "--out", str(spare))
+    )
+    assert forgot.returncode == 0, forgot.stderr
+    assert str(spare.resolve()) not in edge.demo.keeper_cli("edge", "list").stdout
+    # Publishes no longer touch it; forgetting it twice says so.
+    conf, live = (
+        (spare / "sites.conf").read_text(),
+        (edge.out / "sites.conf").read_text(),
+    )
+    edge.demo.point("draft", edge.demo.ids["old"])
+    try:
+        assert (spare / "sites.conf").read_text() == conf
+        assert (edge.out / "sites.conf").read_text() != live  # still recorded
+    finally:
+        edge.demo.point("draft", edge.demo.ids["draft"])
+    again = edge.demo.keeper_cli(
+        *("edge", "forget", "--target", "nginx", "--org", ORG, "--out", str(spare))
+    )
+    assert again.returncode == 1
+    assert "no nginx edge of 'docs' was rendered into" in again.stderr
+
+
 def _empty_org(out: Path, port: int = 8080) -> RenderContext:
     return RenderContext(
         org="none",
