@@ -14,6 +14,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from keeper.edge import rules
+from keeper.edge.site import SiteView
 from tests.edge.demo import BIG, HOST, MAIN, PLAIN_HOST
 
 #: Header expectations: a string must equal the header, ``re:`` starts a
@@ -350,6 +352,46 @@ CASES: list[Case] = [
     Case("NUL", "/index.html%00.js", 400),
     Case("single dot segment", "/./index.html", 400),
 ]
+
+
+def expected_answer(
+    site: SiteView,
+    files: Mapping[str, Mapping[str, bytes]],
+    raw: str,
+    cookie: str | None = None,
+) -> tuple[int, dict[str, str | None], bytes | None]:
+    """What :func:`keeper.edge.rules.resolve` says ``GET raw`` must answer
+    for ``site``, whose builds hold ``files`` (by build id, then path).
+
+    Returns the status, the headers (None: must be absent; ``Location`` as
+    resolve gives it, decoded) and the body (the platform page's marker for
+    the platform's page, None where nothing is promised).
+    """
+    path, _, query = raw.partition("?")
+    decision = rules.resolve(
+        site,
+        path,
+        query,
+        has=lambda build, name: name in files.get(build, {}),
+        cookie=cookie,
+    )
+    headers: dict[str, str | None] = {"X-Robots-Tag": None, "Set-Cookie": None}
+    if isinstance(decision, rules.BadRequest):
+        headers.update(rules.headers(site, rules.Scope(), 400))
+        return 400, headers, None
+    if isinstance(decision, rules.Redirect):
+        headers.update(rules.headers(site, decision.scope, decision.status))
+        headers["Location"] = decision.location
+        return decision.status, headers, b""
+    if isinstance(decision, rules.PlatformNotFound):
+        headers.update(rules.headers(site, decision.scope, 404))
+        return 404, headers, PLATFORM_404.encode()
+    headers.update(rules.headers(site, decision.scope, decision.status))
+    if decision.pin and decision.scope.edition and decision.scope.pin_path:
+        headers["Set-Cookie"] = rules.pin_cookie(
+            decision.scope.edition, decision.build, decision.scope.pin_path
+        )
+    return decision.status, headers, files[decision.build][decision.path]
 
 
 @dataclass

@@ -18,7 +18,6 @@ from sqlmodel import Session, select
 
 from keeper.db import Organization
 from keeper.db.engine import make_engine
-from keeper.edge import rules
 from keeper.edge.origin import Origin
 from keeper.edge.redirects import Rule
 from keeper.edge.render import RenderContext, varnish
@@ -31,6 +30,7 @@ from tests.edge.cases import (
     PLATFORM_404,
     Answer,
     Case,
+    expected_answer,
     fill,
     run_case,
     send,
@@ -298,31 +298,10 @@ def _reference(demo: Demo) -> tuple[list[SiteView], dict[str, Files]]:
 def _expected(
     site: SiteView, files: dict[str, Files], raw: str, cookie: str | None
 ) -> tuple[int, dict[str, str | None], bytes | None]:
-    path, _, query = raw.partition("?")
-    decision = rules.resolve(
-        site,
-        path,
-        query,
-        has=lambda build, name: name in files.get(build, {}),
-        cookie=cookie,
-    )
-    headers: dict[str, str | None] = {"X-Robots-Tag": None, "Set-Cookie": None}
-    if isinstance(decision, rules.BadRequest):
-        headers.update(rules.headers(site, rules.Scope(), 400))
-        return 400, headers, None
-    if isinstance(decision, rules.Redirect):
-        headers.update(rules.headers(site, decision.scope, decision.status))
-        headers["Location"] = quote(decision.location, safe=URL_SAFE)
-        return decision.status, headers, b""
-    if isinstance(decision, rules.PlatformNotFound):
-        headers.update(rules.headers(site, decision.scope, 404))
-        return 404, headers, PLATFORM_404.encode()
-    headers.update(rules.headers(site, decision.scope, decision.status))
-    if decision.pin and decision.scope.edition and decision.scope.pin_path:
-        headers["Set-Cookie"] = rules.pin_cookie(
-            decision.scope.edition, decision.build, decision.scope.pin_path
-        )
-    return decision.status, headers, files[decision.build][decision.path]
+    status, headers, body = expected_answer(site, files, raw, cookie)
+    if headers.get("Location") is not None:
+        headers["Location"] = quote(headers["Location"] or "", safe=URL_SAFE)
+    return status, headers, body
 
 
 def test_every_answer_is_what_rules_resolve_decides(edge: Edge) -> None:
