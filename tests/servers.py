@@ -13,6 +13,7 @@ A missing binary skips the test with the reason, except under CI
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -52,6 +53,26 @@ class S3Endpoint(NamedTuple):
         bucket = f"docs-{uuid.uuid4().hex[:12]}"
         self.client().create_bucket(Bucket=bucket)
         return bucket
+
+    def allow_anonymous_reads(self, bucket: str, prefix: str = "sites/") -> None:
+        """Let anyone GET objects under ``prefix``: nginx and Varnish cannot
+        sign requests, so a bucket they read from must allow anonymous
+        ``s3:GetObject`` (this policy, or an origin access rule of a proxy in
+        front of S3). Without it S3 (and moto) answers 403, which an edge
+        takes for a missing object."""
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "EdgesReadBuilds",
+                    "Effect": "Allow",
+                    "Principal": "*",
+                    "Action": "s3:GetObject",
+                    "Resource": f"arn:aws:s3:::{bucket}/{prefix}*",
+                }
+            ],
+        }
+        self.client().put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
 
     def keeper_env(
         self, bucket: str, *, via: str | None = None, options: str = ""

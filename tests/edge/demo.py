@@ -22,9 +22,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from conveyor.content_types import content_type_for
 from tests.publishing import publish
 from tests.served import ServedKeeper, keeper_binary, served_keeper
+from tests.servers import S3Endpoint
 
 ORG = "docs"
 DOMAIN = "docs.test"
@@ -144,6 +147,21 @@ def populate(demo: Demo) -> None:
     editions = client.get(f"/api/orgs/{ORG}/products/demo/editions").json()
     showing = {e["slug"]: e["build_id"] for e in editions}
     assert showing == {"__main": demo.ids["main"], "draft": demo.ids["draft"]}
+
+
+def store_env(
+    request: pytest.FixtureRequest, store: str, *, anonymous_reads: bool = False
+) -> dict[str, str]:
+    """Keeper's environment for ``store``: ``filesystem`` (keeper's default)
+    or ``s3``, a fresh bucket on the ``moto_s3`` server, readable without
+    credentials when an edge that cannot sign (nginx, Varnish) reads it."""
+    if store == "filesystem":
+        return {}
+    moto: S3Endpoint = request.getfixturevalue("moto_s3")
+    bucket = moto.new_bucket()
+    if anonymous_reads:
+        moto.allow_anonymous_reads(bucket)
+    return moto.keeper_env(bucket)
 
 
 PATH_DOMAIN = "paths.test"

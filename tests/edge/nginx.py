@@ -3,7 +3,6 @@ writes."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -11,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tests.edge.demo import ORG, Demo
-from tests.servers import S3Endpoint, free_port, running_server, skip_or_fail
+from tests.servers import free_port, running_server, skip_or_fail
 
 
 def nginx_binary() -> str | None:
@@ -74,26 +73,3 @@ def running_nginx(conf: Path, port: int) -> Iterator[None]:
     ]
     with running_server(command, f"http://127.0.0.1:{port}/", name="nginx"):
         yield
-
-
-def allow_anonymous_reads(s3: S3Endpoint, bucket: str, prefix: str = "sites/") -> None:
-    """Let anyone GET objects under ``prefix``.
-
-    nginx cannot sign requests, so a bucket it reads from must allow
-    anonymous ``s3:GetObject`` (this bucket policy, or an origin access rule
-    of a proxy in front of S3). Without it S3 (and moto) answers 403, which
-    the edge takes for a missing object.
-    """
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "NginxEdgeReadsBuilds",
-                "Effect": "Allow",
-                "Principal": "*",
-                "Action": "s3:GetObject",
-                "Resource": f"arn:aws:s3:::{bucket}/{prefix}*",
-            }
-        ],
-    }
-    s3.client().put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))

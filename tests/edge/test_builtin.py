@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import BOOTSTRAP, _truncate_all
 from tests.edge.cases import CASES, Case, run_case, send
-from tests.edge.demo import HOST, Demo, demo_keeper, populate_path_layout
+from tests.edge.demo import HOST, Demo, demo_keeper, populate_path_layout, store_env
 from tests.served import ServedKeeper, served_keeper
 
 AUTH = {"Authorization": f"Bearer {BOOTSTRAP}"}
@@ -33,10 +33,7 @@ def demo(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Demo]:
     """The demo org, published once per store for the whole table."""
-    env: dict[str, str] = {}
-    if request.param == "s3":
-        moto = request.getfixturevalue("moto_s3")
-        env = moto.keeper_env(moto.new_bucket())
+    env = store_env(request, request.param)
     workdir = tmp_path_factory.mktemp(f"edge-{request.param}")
     with demo_keeper(workdir, env) as published:
         yield published

@@ -46,8 +46,9 @@ from tests.edge.demo import (
     demo_keeper,
     page,
     populate_path_layout,
+    store_env,
 )
-from tests.edge.nginx import allow_anonymous_reads, nginx_edge, running_nginx
+from tests.edge.nginx import nginx_edge, running_nginx
 from tests.served import served_keeper
 from tests.servers import S3Endpoint, free_port
 
@@ -68,12 +69,7 @@ def edge(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Edge]:
     """The demo org, published once per store, behind nginx."""
-    env: dict[str, str] = {}
-    if request.param == "s3":
-        moto: S3Endpoint = request.getfixturevalue("moto_s3")
-        bucket = moto.new_bucket()
-        allow_anonymous_reads(moto, bucket)
-        env = moto.keeper_env(bucket)
+    env = store_env(request, request.param, anonymous_reads=True)
     workdir = tmp_path_factory.mktemp(f"nginx-{request.param}")
     with demo_keeper(workdir, env) as demo, nginx_edge(demo, workdir) as address:
         yield Edge(demo, address, workdir / "nginx")
@@ -601,7 +597,7 @@ def test_odd_names_answer_as_rules_resolve(
     if store == "s3":
         moto: S3Endpoint = request.getfixturevalue("moto_s3")
         bucket = moto.new_bucket()
-        allow_anonymous_reads(moto, bucket)
+        moto.allow_anonymous_reads(bucket)
         client = moto.client()
         for build, files in ODD_FILES.items():
             for path, data in files.items():

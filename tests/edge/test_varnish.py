@@ -45,9 +45,10 @@ from tests.edge.demo import (
     Demo,
     Files,
     demo_keeper,
+    store_env,
 )
-from tests.edge.varnish import allow_anonymous_reads, varnish_edge, varnishd_binary
-from tests.servers import S3Endpoint, skip_or_fail
+from tests.edge.varnish import varnish_edge, varnishd_binary
+from tests.servers import skip_or_fail
 
 
 @dataclass(frozen=True)
@@ -64,12 +65,7 @@ def edge(
 ) -> Iterator[Edge]:
     """The demo org published once per store, behind one varnishd."""
     workdir = tmp_path_factory.mktemp(f"varnish-{request.param}")
-    env: dict[str, str] = {}
-    if request.param == "s3":
-        moto: S3Endpoint = request.getfixturevalue("moto_s3")
-        bucket = moto.new_bucket()
-        allow_anonymous_reads(moto, bucket)
-        env = moto.keeper_env(bucket)
+    env = store_env(request, request.param, anonymous_reads=True)
     with (
         demo_keeper(workdir / "keeper", env) as demo,
         varnish_edge(demo, workdir / "edge") as address,

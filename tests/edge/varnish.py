@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -10,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tests.edge.demo import ORG, Demo
-from tests.servers import S3Endpoint, free_port, running_server, skip_or_fail
+from tests.servers import free_port, running_server, skip_or_fail
 
 
 def varnishd_binary() -> str | None:
@@ -71,22 +70,3 @@ def varnish_edge(demo: Demo, workdir: Path) -> Iterator[tuple[str, int]]:
         command += ["-j", "none"]
     with running_server(command, f"http://127.0.0.1:{port}/", name="varnishd"):
         yield "127.0.0.1", port
-
-
-def allow_anonymous_reads(s3: S3Endpoint, bucket: str, prefix: str = "sites/") -> None:
-    """Let anyone GET objects under ``prefix``: Varnish cannot sign requests,
-    so a bucket it reads from must allow anonymous ``s3:GetObject`` (a
-    bucket policy, or an origin access rule of a proxy in front of S3)."""
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "EdgeReadsBuilds",
-                "Effect": "Allow",
-                "Principal": "*",
-                "Action": "s3:GetObject",
-                "Resource": f"arn:aws:s3:::{bucket}/{prefix}*",
-            }
-        ],
-    }
-    s3.client().put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
