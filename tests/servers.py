@@ -104,12 +104,17 @@ def free_port() -> int:
 
 
 def find_executable(name: str) -> str | None:
-    """``name`` on PATH, or installed beside this interpreter (a venv's bin)."""
+    """``name`` on PATH, installed beside this interpreter (a venv's bin), or
+    in ``/usr/sbin``, where Debian puts servers and a user's PATH may not
+    reach."""
     found = shutil.which(name)
     if found:
         return found
-    beside = Path(sys.executable).parent / name
-    return str(beside) if beside.is_file() and os.access(beside, os.X_OK) else None
+    for folder in (Path(sys.executable).parent, Path("/usr/sbin")):
+        candidate = folder / name
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    return None
 
 
 @contextmanager

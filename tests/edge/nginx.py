@@ -3,23 +3,12 @@ writes."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from tests.edge.demo import ORG, Demo
-from tests.servers import free_port, running_server, skip_or_fail
-
-
-def nginx_binary() -> str | None:
-    found = shutil.which("nginx")
-    if found:
-        return found
-    # Debian installs it in sbin, which a user's PATH may lack.
-    sbin = Path("/usr/sbin/nginx")
-    return str(sbin) if sbin.is_file() and os.access(sbin, os.X_OK) else None
+from tests.servers import find_executable, free_port, running_server, skip_or_fail
 
 
 @contextmanager
@@ -56,7 +45,7 @@ def nginx_edge(
 def running_nginx(conf: Path, port: int) -> Iterator[None]:
     """nginx on the configuration rendered into ``conf`` (listening on
     ``port``), in the foreground, until the ``with`` block ends."""
-    binary = nginx_binary()
+    binary = find_executable("nginx")
     if binary is None:
         skip_or_fail("nginx is not installed (apt-get install nginx)")
     command = [

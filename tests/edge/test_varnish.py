@@ -47,8 +47,8 @@ from tests.edge.demo import (
     demo_keeper,
     store_env,
 )
-from tests.edge.varnish import varnish_edge, varnishd_binary
-from tests.servers import skip_or_fail
+from tests.edge.varnish import varnish_edge
+from tests.servers import find_executable, skip_or_fail
 
 
 @dataclass(frozen=True)
@@ -476,7 +476,7 @@ def test_every_bookkeeping_header_is_cleared() -> None:
 
 def test_unusual_names_and_rules_compile(tmp_path: Path) -> None:
     """Quotes, braces and regex characters in what the VCL quotes."""
-    binary = varnishd_binary()
+    binary = find_executable("varnishd")
     if binary is None:
         skip_or_fail("varnishd is not installed (apt-get install varnish)")
     rules_ = (

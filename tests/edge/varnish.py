@@ -9,16 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tests.edge.demo import ORG, Demo
-from tests.servers import free_port, running_server, skip_or_fail
-
-
-def varnishd_binary() -> str | None:
-    found = shutil.which("varnishd")
-    if found:
-        return found
-    # Debian installs it in sbin, which a user's PATH may lack.
-    sbin = Path("/usr/sbin/varnishd")
-    return str(sbin) if sbin.is_file() and os.access(sbin, os.X_OK) else None
+from tests.servers import find_executable, free_port, running_server, skip_or_fail
 
 
 @contextmanager
@@ -29,7 +20,7 @@ def varnish_edge(demo: Demo, workdir: Path) -> Iterator[tuple[str, int]]:
     The render names the instance (``-n``) so that keeper's publishes
     reload this varnishd, and nothing else.
     """
-    binary = varnishd_binary()
+    binary = find_executable("varnishd")
     if binary is None or shutil.which("varnishadm") is None:
         skip_or_fail("varnishd is not installed (apt-get install varnish)")
     workdir.mkdir(parents=True, exist_ok=True)
