@@ -21,6 +21,7 @@ rules are relative to the site root. The built-in edge matches rules with
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,7 +121,7 @@ def _rule_from_fields(fields: list[str]) -> Rule:
     return make_rule(fields[0], fields[1], status)
 
 
-def match(rules: list[Rule], path: str) -> tuple[Rule, str] | None:
+def match(rules: Sequence[Rule], path: str) -> tuple[Rule, str] | None:
     """The first rule matching ``path`` (decoded, starting with ``/``) and
     its target with ``:splat`` filled in."""
     for rule in rules:

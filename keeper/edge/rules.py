@@ -145,7 +145,7 @@ def resolve(
     except UnicodeDecodeError:  # %ff and the like: no file has such a name
         return BadRequest("path is not UTF-8")
     suffix = f"?{query}" if query else ""
-    rule = redirects.match(list(site.redirects), path)
+    rule = redirects.match(site.redirects, path)
     if rule is not None:
         target = redirects.join_target(site.root, rule[1])
         return Redirect(_with_query(target, suffix), rule[0].status)
@@ -220,7 +220,7 @@ def _from_edition(
 
 def _plain_file(build: BuildView, rest: str, has: Lookup) -> bool:
     """True when ``rest`` is a file of ``build`` that no rule redirects."""
-    if redirects.match(list(build.redirects), "/" + rest):
+    if redirects.match(build.redirects, "/" + rest):
         return False
     return has(build.public_id, rest)
 
@@ -230,7 +230,7 @@ def _from_build(
 ) -> Decision:
     assert scope.build is not None
     build = site.builds[scope.build]
-    rule = redirects.match(list(build.redirects), "/" + rest)
+    rule = redirects.match(build.redirects, "/" + rest)
     if rule is not None:
         target = redirects.join_target(base, rule[1])
         return Redirect(_with_query(target, suffix), rule[0].status, scope)

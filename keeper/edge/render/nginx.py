@@ -230,7 +230,7 @@ def _live(rules_: Sequence[Rule]) -> list[Rule]:
     return [
         rule
         for index, rule in enumerate(rules_)
-        if rule.splat or not redirects.match(list(rules_[:index]), rule.source)
+        if rule.splat or not redirects.match(rules_[:index], rule.source)
     ]
 
 
