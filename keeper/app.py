@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,6 +18,7 @@ from keeper.api.routes import (
     editions,
     orgs,
     products,
+    templates,
     tokens,
     uploads,
 )
@@ -26,6 +28,7 @@ from keeper.db.migrate import upgrade
 from keeper.edge.app import EdgeApp
 from keeper.edge.configs import keep_edges_current
 from keeper.edge.dispatch import HostDispatch
+from keeper.pages.publish import keep_pages_current, write_all_pages
 from keeper.services.auth import ensure_bootstrap_token
 from keeper.services.runtime import Runtime
 
@@ -46,9 +49,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.runtime = Runtime.from_settings(settings)
         app.state.edge = EdgeApp.for_engine(engine, app.state.runtime.stores)
-        # Rendered nginx/Varnish/Fastly edges follow every publish.
+        # Generated pages (/v/, switcher files …) and rendered
+        # nginx/Varnish/Fastly edges follow every publish.
+        keep_pages_current(engine, app.state.runtime)
         keep_edges_current(engine, app.state.runtime)
+        # Products published before this keeper started (by an older
+        # version, or while their store was down) get their pages now,
+        # without holding up the start.
+        catch_up = threading.Thread(
+            target=write_all_pages,
+            args=(engine, app.state.runtime),
+            name="keeper-pages",
+            daemon=True,
+        )
+        catch_up.start()
         yield
+        catch_up.join(timeout=30)
         engine.dispose()
 
     app = FastAPI(
@@ -61,7 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Readers' requests for a product's host never reach the API's routes.
     app.add_middleware(HostDispatch, state=app.state)
     api = APIRouter(prefix="/api")
-    for module in (orgs, products, editions, builds, tokens, uploads):
+    for module in (orgs, templates, products, editions, builds, tokens, uploads):
         api.include_router(module.router)
     app.include_router(api)
     # Released ltd-conveyor clients look for LTD Keeper 1.x at the root.

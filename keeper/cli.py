@@ -10,11 +10,12 @@ from sqlmodel import Session, select
 
 from keeper import __version__
 from keeper.config import get_settings
-from keeper.db import Organization, Role
+from keeper.db import Organization, Product, Role
 from keeper.db.engine import make_engine
 from keeper.db.migrate import current_revision, upgrade
 from keeper.edge.configs import forget_edge, recorded_edges, render_edge
 from keeper.edge.render import TARGET_NAMES, target
+from keeper.pages.publish import write_all_pages
 from keeper.services.auth import create_token
 from keeper.services.errors import KeeperError
 from keeper.services.lookup import get_org
@@ -177,6 +178,34 @@ def edge_forget(target_name: str, org_slug: str, out_dir: Path) -> None:
                 f"no {target_name} edge of {org_slug!r} was rendered into {out_dir}"
             )
     click.echo(f"keeper no longer updates the {target_name} edge in {out_dir}")
+
+
+@main.group()
+def pages() -> None:
+    """The pages keeper generates for products (/v/, /builds/, switchers)."""
+
+
+@pages.command("refresh")
+@click.option("--org", "org_slug", help="Only this organization's products.")
+def pages_refresh(org_slug: str | None) -> None:
+    """Write every product's generated pages again (they are otherwise
+    written after each change, and when keeper starts)."""
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    with Session(engine) as session:
+        query = select(Product.id)
+        if org_slug:
+            try:
+                org = get_org(session, org_slug)
+            except KeeperError as exc:
+                raise click.ClickException(exc.msg) from exc
+            query = query.where(Product.org_id == org.id)
+        ids = [i for i in session.exec(query).all() if i is not None]
+    done = write_all_pages(engine, Runtime.from_settings(settings), ids)
+    click.echo(f"wrote the pages of {done} of {len(ids)} product(s)")
+    if done < len(ids):
+        raise click.ClickException("some products failed; see the log above")
 
 
 @main.group()

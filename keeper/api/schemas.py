@@ -18,13 +18,24 @@ from pydantic import (
 
 from keeper.db import EditionKind, Role
 from keeper.edge.redirects import MAX_RULES, RedirectError, make_rule
+from keeper.edge.rules import RESERVED_EDITION_SLUGS
 from keeper.storage.base import InvalidKey, validate_key
 
 Slug = Annotated[
     str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 ]
+
+
+def _not_reserved(slug: str) -> str:
+    if slug in RESERVED_EDITION_SLUGS:
+        raise ValueError(f"{slug!r} is the name of a generated page under /v/")
+    return slug
+
+
 EditionSlug = Annotated[
-    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"),
+    AfterValidator(_not_reserved),
 ]
 UrlLayout = Literal["subdomain", "path"]
 CdnKind = Literal["none", "fastly", "varnish", "nginx"]
@@ -270,3 +281,19 @@ class TokenCreate(_Strict):
     role: Role
     name: str = Field(default="", max_length=200)
     expires: AwareDatetime | None = None
+
+
+class TemplateSource(_Strict):
+    source: str = Field(min_length=1)
+
+
+class TemplateSummary(BaseModel):
+    name: str
+    description: str
+    #: False while keeper's own template is in use.
+    overridden: bool
+    updated: datetime | None
+
+
+class TemplatePublic(TemplateSummary):
+    source: str

@@ -5,6 +5,7 @@ from keeper.db.edge import EdgeConfig
 from keeper.db.edition import MAIN_EDITION, Edition, EditionHistory, EditionKind
 from keeper.db.organization import Organization
 from keeper.db.product import Product
+from keeper.db.template import OrgTemplate
 from keeper.db.token import Role, Token
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "Edition",
     "EditionHistory",
     "EditionKind",
+    "OrgTemplate",
     "Organization",
     "Product",
     "Role",

@@ -9,6 +9,7 @@ org's store in chunks on worker threads; a small file costs one thread hop
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -19,11 +20,12 @@ import anyio.to_thread
 from sqlalchemy.engine import Engine
 from starlette.types import Receive, Scope, Send
 
+from conveyor.content_types import content_type_for
 from keeper.edge import rules
 from keeper.edge.cache import EdgeCache, FileMeta, Manifest, Routed, Site
 from keeper.edge.conditional import Unsatisfiable, byte_range, etag_matches
 from keeper.services.stores import StoreProvider
-from keeper.storage import ObjectStore, StorageError
+from keeper.storage import ObjectNotFound, ObjectStore, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +100,10 @@ class EdgeApp:
             headers = rules.headers(view, decision.scope, decision.status)
             headers["Location"] = quote(decision.location, safe=_URL_SAFE)
             await _respond(send, decision.status, headers, b"", head=head)
+        elif isinstance(decision, rules.Generated):
+            await _serve_generated(site, decision, wanted, head, send)
         elif isinstance(decision, rules.PlatformNotFound):
-            headers = rules.headers(view, decision.scope, 404)
-            headers["Content-Type"] = HTML
-            await _respond(send, 404, headers, site.not_found_page(), head=head)
+            await _not_found(site, decision.scope, head, send)
         else:
             headers = rules.headers(view, rules.Scope(), 400)
             headers["Content-Type"] = TEXT
@@ -196,6 +198,44 @@ class EdgeApp:
         )
         if rest is not None:
             await _send_rest(send, receive, rest)
+
+
+async def _serve_generated(
+    site: Site,
+    decision: rules.Generated,
+    wanted: dict[bytes, str],
+    head: bool,
+    send: Send,
+) -> None:
+    """One of the pages keeper writes for the product (``/v/`` …). They are
+    small and change on every publish: read whole, never cached here, so a
+    page written a moment ago by another keeper process is what readers get.
+    """
+    key = site.view.meta_prefix + decision.page
+    try:
+        body = await anyio.to_thread.run_sync(site.store.get, key)
+    except ObjectNotFound:
+        await _not_found(site, decision.scope, head, send)
+        return
+    except StorageError:
+        log.exception("cannot read %s for %s", key, site.view.host)
+        await _respond(send, 503, {"Content-Type": TEXT}, b"storage is not answering\n")
+        return
+    headers = rules.headers(site.view, decision.scope, 200)
+    etag = f'"{hashlib.md5(body, usedforsecurity=False).hexdigest()}"'
+    headers["ETag"] = etag
+    if_none_match = wanted.get(b"if-none-match")
+    if if_none_match is not None and etag_matches(if_none_match, etag):
+        await _respond(send, 304, headers, None)
+        return
+    headers["Content-Type"] = content_type_for(decision.page)
+    await _respond(send, 200, headers, body, head=head)
+
+
+async def _not_found(site: Site, scope: rules.Scope, head: bool, send: Send) -> None:
+    headers = rules.headers(site.view, scope, 404)
+    headers["Content-Type"] = HTML
+    await _respond(send, 404, headers, site.not_found_page(), head=head)
 
 
 def request_host(scope: Scope) -> str | None:

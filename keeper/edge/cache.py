@@ -36,6 +36,7 @@ from keeper.edge import changes
 from keeper.edge.pages import platform_not_found
 from keeper.edge.site import SiteView, load_site, site_host
 from keeper.services.stores import StoreProvider
+from keeper.services.templates import org_overrides
 from keeper.storage import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -70,11 +71,17 @@ class Site:
     #: What the database said when the view was loaded; None forces a reload.
     fingerprint: tuple[Any, ...] | None
     checked: float
+    #: The org's title and its own page templates, for the platform's page.
+    org_title: str = ""
+    templates: Mapping[str, str] = field(default_factory=dict)
     _not_found: bytes | None = field(default=None, repr=False)
 
     def not_found_page(self) -> bytes:
         if self._not_found is None:
-            self._not_found = platform_not_found(self.view).encode()
+            page = platform_not_found(
+                self.view, org_title=self.org_title, templates=self.templates
+            )
+            self._not_found = page.encode()
         return self._not_found
 
 
@@ -315,6 +322,8 @@ class EdgeCache:
                         org_id=org.id,
                         fingerprint=fingerprint,
                         checked=checked,
+                        org_title=org.title,
+                        templates=org_overrides(session, org.id),
                     )
         with self._lock:
             if site is None:

@@ -29,6 +29,7 @@ from keeper.edge.render import RenderContext, target
 from keeper.edge.site import SpecialPages, load_org_sites
 from keeper.services.edge_origin import origin_secret
 from keeper.services.runtime import Runtime
+from keeper.services.templates import org_overrides
 
 log = logging.getLogger(__name__)
 #: Shared by every render in the process (builds are immutable once complete).
@@ -59,7 +60,12 @@ def context(
         listen_port=port,
         out_dir=Path(edge.out_dir),
         settings=dict(edge.settings or {}),
-        platform_pages={s.product: platform_not_found(s) for s in sites},
+        platform_pages={
+            s.product: platform_not_found(
+                s, org_title=org.title, templates=org_overrides(session, org.id)
+            )
+            for s in sites
+        },
         keeper_url=runtime.settings.base_url.rstrip("/"),
         origin_secret=origin_secret(runtime.signer, org.slug),
     )

@@ -10,10 +10,12 @@ that all of them agree. In order:
    slash or backslash, or a control character is refused with 400
    (:data:`BAD_RAW_PATH`), before anything is decoded.
 2. Product redirect rules, matched against the site path.
-3. Routing: ``/v/<edition>/…`` (``/v/<edition>`` → 301 to ``…/``),
-   ``/builds/<id>/…`` (same), and everything else from ``__main``. An
-   unknown edition or build, or one with nothing published, is the
-   platform's 404 page.
+3. Routing: the pages keeper generates for the product (``/v/``,
+   ``/v/switcher.json``, ``/v/versions.json``, ``/builds/``; ``/v`` and
+   ``/builds`` → 301 to ``…/``), ``/v/<edition>/…`` (``/v/<edition>`` → 301
+   to ``…/``), ``/builds/<id>/…`` (same), and everything else from
+   ``__main``. An unknown edition or build, or one with nothing published,
+   is the platform's 404 page.
 4. Skew protection: a request for an asset (not a page) carrying the
    ``ltd-pin`` cookie that an edition's page set is served from the build
    that page came from, so a page and its stylesheets and scripts never mix
@@ -89,6 +91,15 @@ class Redirect:
 
 
 @dataclass(frozen=True)
+class Generated:
+    """One of the pages keeper writes for the product (see
+    :mod:`keeper.pages`), read from ``<product>/_meta/<page>`` in the store."""
+
+    page: str
+    scope: Scope = field(default_factory=Scope)
+
+
+@dataclass(frozen=True)
 class PlatformNotFound:
     scope: Scope = field(default_factory=Scope)
 
@@ -98,7 +109,22 @@ class BadRequest:
     reason: str
 
 
-Decision = Serve | Redirect | PlatformNotFound | BadRequest
+Decision = Serve | Redirect | Generated | PlatformNotFound | BadRequest
+
+#: Site paths answered with a generated page, and the page's name under the
+#: product's ``_meta/`` prefix. Edition slugs never take these names.
+GENERATED_PAGES = {
+    "/v/": "v/index.html",
+    "/v/switcher.json": "v/switcher.json",
+    "/v/versions.json": "v/versions.json",
+    "/builds/": "builds/index.html",
+}
+#: Slugs no edition may take: ``/v/<slug>`` is a generated page.
+RESERVED_EDITION_SLUGS = frozenset(
+    p.removeprefix("/v/") for p in GENERATED_PAGES if p.startswith("/v/") and p != "/v/"
+)
+#: ``/v`` and ``/builds`` lead to their dashboards.
+DASHBOARD_DIRS = ("/v", "/builds")
 
 
 def is_bad_raw_path(raw_path: str) -> bool:
@@ -149,6 +175,13 @@ def resolve(
     if rule is not None:
         target = redirects.join_target(site.root, rule[1])
         return Redirect(_with_query(target, suffix), rule[0].status)
+
+    page = GENERATED_PAGES.get(path)
+    if page is not None:
+        # The build list is as unindexable as the builds it links to.
+        return Generated(page, Scope(noindex=path == "/builds/"))
+    if path in DASHBOARD_DIRS:
+        return Redirect(f"{site.root}{path}/{suffix}", 301)
 
     head, _, rest = path[1:].partition("/")
     if head == "v" and "/" in path[1:]:

@@ -58,8 +58,12 @@ class SiteView:
     editions: Mapping[str, EditionView]
     builds: Mapping[str, BuildView]
     redirects: tuple[Rule, ...] = ()
+    #: The product's title, for the pages the platform answers with.
+    title: str = ""
     #: Where the product's builds live in the org's store.
     builds_prefix: str = ""
+    #: Where keeper writes the product's generated pages (``v/index.html``…).
+    meta_prefix: str = ""
     #: Bumped whenever something readers see changed.
     version: int = 0
     extra: dict[str, object] = field(default_factory=dict, compare=False)
@@ -71,6 +75,11 @@ class SiteView:
     def key(self, *parts: str) -> str:
         """A surrogate key: the product's, or one below it."""
         return "/".join((self.org, self.product, *parts))
+
+
+def meta_prefix(product_slug: str) -> str:
+    """The store prefix of a product's generated pages (see keeper.pages)."""
+    return f"{product_slug}/_meta/"
 
 
 def site_host(org: Organization, product: Product) -> tuple[str, str]:
@@ -113,7 +122,9 @@ def load_site(session: Session, org: Organization, product: Product) -> SiteView
             for b in builds.values()
         },
         redirects=tuple(Rule.from_dict(r) for r in product.redirects or ()),
+        title=product.title,
         builds_prefix=f"{product.slug}/builds/",
+        meta_prefix=meta_prefix(product.slug),
         version=product.publish_seq,
     )
 

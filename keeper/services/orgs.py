@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlmodel import Session, col, func, select
 
-from keeper.db import Organization, Product, Token
+from keeper.db import EdgeConfig, Organization, OrgTemplate, Product, Token
 from keeper.services.changes import apply_changes
 from keeper.services.errors import Conflict
 from keeper.services.lookup import get_org
@@ -42,7 +42,9 @@ def delete_org(session: Session, slug: str) -> None:
         raise Conflict(
             f"organization {slug!r} still has {products} product(s); delete them first"
         )
-    # Tokens first: they reference the org, and its tokens die with it.
-    session.execute(delete(Token).where(col(Token.org_id) == org.id))
+    # Rows that reference the org die with it: tokens, page templates and
+    # recorded edges (whose files and servers are left alone).
+    for table in (Token, OrgTemplate, EdgeConfig):
+        session.execute(delete(table).where(col(table.org_id) == org.id))
     session.delete(org)
     session.commit()

@@ -19,6 +19,7 @@ from keeper.db import (
     Product,
 )
 from keeper.db.types import pk, utcnow
+from keeper.edge.rules import RESERVED_EDITION_SLUGS
 from keeper.services.lookup import build_by_id
 from keeper.tracking import (
     BuildFacts,
@@ -160,6 +161,9 @@ def _new_edition(
 
 
 def _free_slug(slug: str, taken: set[str]) -> str:
+    # /v/switcher.json and /v/versions.json are generated pages, never
+    # editions.
+    taken = taken | RESERVED_EDITION_SLUGS
     if slug not in taken:
         return slug
     n = 2

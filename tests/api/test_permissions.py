@@ -261,6 +261,16 @@ def _renew_upload_urls(w: World) -> Call:
     return Call("POST", f"{DOCS}/builds/{build_id}/uploads", {"paths": ["index.html"]})
 
 
+def _reset_overridden_template(w: World) -> Call:
+    url = f"/api/orgs/{ORG}/templates/404.html"
+    ok(
+        w.keeper.client.put(
+            url, json={"source": "<p>gone</p>"}, headers=w.keeper.auth()
+        )
+    )
+    return Call("DELETE", url)
+
+
 NEW_BUILD = {"git_ref": "feature", "manifest": manifest(site("feature"))}
 
 WRITE_ROUTES = [
@@ -279,6 +289,20 @@ WRITE_ROUTES = [
         "DELETE /api/orgs/{org}",
         _delete_emptied_org,
         (401, 401, 403, 403, 403, 403, 204),
+    ),
+    WriteRoute(
+        "PUT /api/orgs/{org}/templates/{name}",
+        lambda w: Call(
+            "PUT",
+            f"/api/orgs/{ORG}/templates/404.html",
+            {"source": "<p>{{ product_title }} has no such page</p>"},
+        ),
+        (401, 401, 403, 403, 200, 403, 200),
+    ),
+    WriteRoute(
+        "DELETE /api/orgs/{org}/templates/{name}",
+        _reset_overridden_template,
+        (401, 401, 403, 403, 204, 403, 204),
     ),
     WriteRoute(
         "POST /api/orgs/{org}/products",
@@ -485,6 +509,8 @@ READ_ROUTES = [
     "/api",
     "/api/orgs",
     "/api/orgs/{org}",
+    "/api/orgs/{org}/templates",
+    "/api/orgs/{org}/templates/{name}",
     "/api/orgs/{org}/products",
     "/api/orgs/{org}/products/{product}",
     "/api/orgs/{org}/products/{product}/editions",
@@ -502,7 +528,13 @@ def test_the_read_table_covers_every_read_route_of_the_app(keeper: Keeper) -> No
 
 @pytest.mark.parametrize("path", READ_ROUTES)
 def test_read_route_needs_no_token(world: World, path: str) -> None:
-    url = path.format(org=ORG, product=PRODUCT, edition="__main", build=world.build_id)
+    url = path.format(
+        org=ORG,
+        product=PRODUCT,
+        edition="__main",
+        build=world.build_id,
+        name="editions.html",
+    )
     body = ok(world.keeper.client.get(url))
     assert body, f"{url} should show something of the world"
 

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from keeper.api.deps import PrincipalDep, SessionDep
+from keeper.api.schemas import TemplatePublic, TemplateSource, TemplateSummary
+from keeper.db import Role
+from keeper.services import templates
+from keeper.services.auth import authorize
+from keeper.services.lookup import get_org
+
+router = APIRouter(prefix="/orgs/{org}/templates", tags=["templates"])
+
+
+@router.get("")
+def list_templates(org: str, session: SessionDep) -> list[TemplateSummary]:
+    """The templates of the pages keeper generates for the org's products
+    (the ``/v/`` dashboard, the ``/builds/`` list, the 404 page and the
+    layout they share), and which of them the org replaced."""
+    found = templates.list_templates(session, get_org(session, org))
+    return [TemplateSummary.model_validate(t, from_attributes=True) for t in found]
+
+
+@router.get("/{name}")
+def get_template(org: str, name: str, session: SessionDep) -> TemplatePublic:
+    found = templates.get_template(session, get_org(session, org), name)
+    return TemplatePublic.model_validate(found, from_attributes=True)
+
+
+@router.put("/{name}")
+def set_template(
+    org: str,
+    name: str,
+    body: TemplateSource,
+    session: SessionDep,
+    principal: PrincipalDep,
+) -> TemplatePublic:
+    """Replace one template (Jinja2, rendered in a sandbox). It must render
+    a sample product without error; every product's pages are then
+    rendered again."""
+    row = get_org(session, org)
+    authorize(principal, row, Role.admin)
+    found = templates.set_template(session, row, name, body.source)
+    return TemplatePublic.model_validate(found, from_attributes=True)
+
+
+@router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
+def reset_template(
+    org: str, name: str, session: SessionDep, principal: PrincipalDep
+) -> None:
+    """Go back to keeper's own template."""
+    row = get_org(session, org)
+    authorize(principal, row, Role.admin)
+    templates.reset_template(session, row, name)

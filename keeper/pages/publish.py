@@ -1,0 +1,133 @@
+"""Writing a product's generated pages to its org's store.
+
+Every edge serves them from ``<product>/_meta/`` like any object, so they
+are rewritten after each commit that changes what the product's readers
+see (:func:`keep_pages_current`). Each object is replaced whole; a page
+whose bytes did not change is left alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Mapping
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from conveyor.content_types import content_type_for
+from keeper.db import Organization, Product
+from keeper.edge import changes
+from keeper.edge.site import meta_prefix
+from keeper.pages.listing import load_listing
+from keeper.pages.render import render_pages
+from keeper.services.runtime import Runtime
+from keeper.services.templates import org_overrides
+from keeper.storage.base import ObjectNotFound, ObjectStore
+
+log = logging.getLogger(__name__)
+#: Rounds of write-then-check before giving up on a product that keeps
+#: changing (the next commit writes it again anyway).
+_ROUNDS = 5
+_locks: dict[int, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def write_pages(engine: Engine, runtime: Runtime, product_id: int) -> bool:
+    """Render and store one product's pages; False if it no longer exists.
+
+    Two processes may write the same product at once, and the one that read
+    older state may write last. So after writing, the state is read again;
+    if the pages would now differ they are written again, until what was
+    written last matches what the database says.
+    """
+    with _lock_for(product_id):
+        written: Mapping[str, bytes] | None = None
+        for _ in range(_ROUNDS):
+            found = _render(engine, runtime, product_id)
+            if found is None:
+                return False
+            store, prefix, pages = found
+            if pages == written:
+                return True
+            for name, data in pages.items():
+                _put_if_changed(store, prefix + name, data)
+            written = pages
+        log.warning("pages of product %s kept changing while written", product_id)
+        return True
+
+
+def write_all_pages(
+    engine: Engine, runtime: Runtime, product_ids: Iterable[int] | None = None
+) -> int:
+    """Write the pages of the given products (all when None); returns how
+    many were written. A failing product is logged and skipped."""
+    if product_ids is None:
+        with Session(engine) as session:
+            product_ids = [
+                p for p in session.exec(select(Product.id)).all() if p is not None
+            ]
+    done = 0
+    for product_id in product_ids:
+        try:
+            done += write_pages(engine, runtime, product_id)
+        except Exception:  # one product's store must not stop the others
+            log.exception("writing the pages of product %s failed", product_id)
+    return done
+
+
+def keep_pages_current(engine: Engine, runtime: Runtime) -> None:
+    """Rewrite a product's pages after every commit that changed it or its
+    org (an org's templates and domain show on every page)."""
+
+    def listener(engine: Engine, touched: changes.Touched) -> None:
+        products = set(touched.products)
+        if touched.orgs:
+            with Session(engine) as session:
+                products |= {
+                    p
+                    for p in session.exec(
+                        select(Product.id).where(
+                            col(Product.org_id).in_(list(touched.orgs))
+                        )
+                    ).all()
+                    if p is not None
+                }
+        write_all_pages(engine, runtime, sorted(products))
+
+    changes.on_commit(engine, listener)
+
+
+def _render(
+    engine: Engine, runtime: Runtime, product_id: int
+) -> tuple[ObjectStore, str, dict[str, bytes]] | None:
+    with Session(engine) as session:
+        product = session.get(Product, product_id)
+        org = session.get(Organization, product.org_id) if product else None
+        if product is None or org is None:
+            return None
+        listing = load_listing(session, org, product)
+        overrides = org_overrides(session, org.id)
+        store = runtime.stores.for_org(org)
+    try:
+        pages = render_pages(listing, overrides)
+    except Exception:
+        # Templates are checked when they are set, but a template that
+        # fails on some product's data must not leave its pages stale.
+        log.exception("the org %s templates fail; using keeper's own", org.slug)
+        pages = render_pages(listing)
+    return store, meta_prefix(product.slug), pages
+
+
+def _put_if_changed(store: ObjectStore, key: str, data: bytes) -> None:
+    try:
+        if store.get(key) == data:
+            return
+    except ObjectNotFound:
+        pass
+    store.put(key, data, content_type=content_type_for(key))
+
+
+def _lock_for(product_id: int) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault(product_id, threading.Lock())

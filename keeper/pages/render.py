@@ -1,0 +1,177 @@
+"""Turning a :class:`~keeper.pages.listing.Listing` into the bytes of a
+product's generated pages.
+
+HTML comes from Jinja2 templates that an org may override one by one
+(``base.html`` holds the shared layout and style). Org templates are written
+by org admins, not by whoever runs keeper, so every template renders in
+Jinja's sandbox. The switcher files are plain JSON built here, since their
+formats belong to the tools that read them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import ChoiceLoader, DictLoader, PackageLoader, select_autoescape
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup, escape
+
+from keeper.db import MAIN_EDITION
+from keeper.pages.listing import EditionEntry, Listing
+
+#: Templates an org may replace, and what each renders.
+TEMPLATES = {
+    "base.html": "the layout and style every page extends",
+    "editions.html": "the edition dashboard at /v/",
+    "builds.html": "the build list at /builds/",
+    "404.html": "the platform's page for an address nothing answers",
+}
+#: Generated page (under the product's ``_meta/``) → its template.
+HTML_PAGES = {"v/index.html": "editions.html", "builds/index.html": "builds.html"}
+SWITCHER = "v/switcher.json"
+VERSIONS = "v/versions.json"
+#: Every page :func:`render_pages` returns.
+PAGES = (*HTML_PAGES, SWITCHER, VERSIONS)
+
+
+def environment(overrides: Mapping[str, str] | None = None) -> SandboxedEnvironment:
+    return _environment(tuple(sorted((overrides or {}).items())))
+
+
+@lru_cache(maxsize=64)
+def _environment(overrides: tuple[tuple[str, str], ...]) -> SandboxedEnvironment:
+    env = SandboxedEnvironment(
+        loader=ChoiceLoader(
+            [DictLoader(dict(overrides)), PackageLoader("keeper.pages", "templates")]
+        ),
+        autoescape=select_autoescape(["html"], default_for_string=True),
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals.update(
+        timestamp=_timestamp,
+        size=_size,
+        build_url=lambda build: f"/builds/{build}/",
+        edition_url=_edition_url,
+    )
+    return env
+
+
+def render_pages(
+    listing: Listing, overrides: Mapping[str, str] | None = None
+) -> dict[str, bytes]:
+    """Every generated page of a product, by its name under ``_meta/``."""
+    env = environment(overrides)
+    context = _context(listing)
+    pages = {
+        page: env.get_template(template)
+        .render(page=template.removesuffix(".html"), **context)
+        .encode()
+        for page, template in HTML_PAGES.items()
+    }
+    pages[SWITCHER] = _json(switcher_entries(listing))
+    pages[VERSIONS] = _json(versions_entries(listing))
+    return pages
+
+
+def platform_not_found(
+    product_title: str,
+    root: str,
+    *,
+    org_title: str = "",
+    overrides: Mapping[str, str] | None = None,
+) -> str:
+    """The page for an address no edition or build answers. It links to the
+    edition dashboard."""
+    return (
+        environment(overrides)
+        .get_template("404.html")
+        .render(
+            page="404",
+            product_title=product_title,
+            root=root,
+            org_title=org_title,
+        )
+    )
+
+
+def switcher_entries(listing: Listing) -> list[dict[str, Any]]:
+    """pydata-sphinx-theme's version switcher format. URLs are relative to
+    the host, so the file works under every name the site is served at."""
+    entries = []
+    for e in listing.editions:
+        entry: dict[str, Any] = {
+            "name": e.title,
+            "version": e.slug,
+            "url": listing.root + e.url,
+        }
+        if e.is_default:
+            entry["preferred"] = True
+        entries.append(entry)
+    return entries
+
+
+def versions_entries(listing: Listing) -> list[dict[str, Any]]:
+    """mike's ``versions.json``, as MkDocs Material's version menu reads it:
+    ``version`` is the path segment below ``/v/``."""
+    return [
+        {
+            "version": e.slug,
+            "title": e.title,
+            "aliases": [],
+            "properties": _properties(e),
+        }
+        for e in listing.editions
+    ]
+
+
+def _properties(e: EditionEntry) -> dict[str, Any]:
+    return {
+        "default": e.is_default,
+        "kind": e.kind,
+        "git_ref": e.git_ref,
+        "build": e.build,
+        "updated": e.updated.astimezone(UTC).isoformat(),
+    }
+
+
+def _context(listing: Listing) -> dict[str, Any]:
+    return {
+        "org_title": listing.org_title,
+        "product": listing.product,
+        "product_title": listing.product_title,
+        "root": listing.root,
+        "editions": listing.editions,
+        "builds": listing.builds,
+        "builds_total": listing.builds_total,
+    }
+
+
+def _json(value: object) -> bytes:
+    return (json.dumps(value, indent=1, ensure_ascii=False) + "\n").encode()
+
+
+def _edition_url(slug: str) -> str:
+    return "/" if slug == MAIN_EDITION else f"/v/{slug}/"
+
+
+def _timestamp(when: datetime | None) -> Markup | str:
+    if when is None:
+        return ""
+    when = when.astimezone(UTC)
+    text = when.strftime("%Y-%m-%d %H:%M UTC")
+    return Markup(f'<time datetime="{escape(when.isoformat())}">{escape(text)}</time>')
+
+
+def _size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} GB"
