@@ -46,6 +46,37 @@ def serve(host: str, port: int, workers: int) -> None:
     )
 
 
+@main.command()
+@click.option("--port", default=8000, type=int, show_default=True)
+@click.option(
+    "--dir",
+    "workdir",
+    default="demo-site",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the demo keeps its database, store and built docs.",
+)
+@click.option(
+    "--docs",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="The Sphinx project to publish (default: examples/sphinx).",
+)
+def demo(port: int, workdir: Path, docs: Path | None) -> None:
+    """Run keeper with a sample site published as two versions."""
+    from keeper import demo as demo_mod
+
+    docs = docs or demo_mod.default_docs()
+    if docs is None:
+        raise click.ClickException(
+            "no example project found here; pass --docs PATH (a Sphinx project)"
+        )
+    try:
+        status = demo_mod.run(demo_mod.Demo(workdir=workdir, docs=docs, port=port))
+    except demo_mod.DemoError as exc:
+        raise click.ClickException(str(exc)) from exc
+    raise SystemExit(status)
+
+
 @main.group()
 def db() -> None:
     """Database schema."""
