@@ -22,6 +22,7 @@ from pathlib import Path
 
 import httpx
 import uvicorn
+from pydantic import SecretStr
 
 from keeper.app import create_app
 from keeper.config import Settings
@@ -66,7 +67,7 @@ class Demo:
             database_url=f"sqlite:///{data / 'keeper.sqlite3'}",
             storage_url=f"file://{data / 'storage'}",
             base_url=self.api,
-            bootstrap_token=ADMIN_TOKEN,  # type: ignore[arg-type]
+            bootstrap_token=SecretStr(ADMIN_TOKEN),
             secret_key_file=data / "secret-key",
         )
 
