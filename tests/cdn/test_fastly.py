@@ -236,6 +236,7 @@ def demo_site(
         },
         redirects=(Rule("/start", "/guide/", 302),),
         builds_prefix="demo/builds/",
+        meta_prefix="demo/_meta/",
     )
 
 
@@ -275,7 +276,9 @@ def fastly_settings(url: str) -> dict[str, str]:
 def test_the_dictionaries_say_which_build_each_edition_shows(tmp_path: Path) -> None:
     items = dictionary_items(context([demo_site()], tmp_path))
     assert items.editions == {
-        "demo.docs.test": "key=docs/demo prefix=demo/builds/ rules=rb812ca3c9e52",
+        "demo.docs.test": (
+            "key=docs/demo prefix=demo/builds/ meta=demo/_meta/ rules=rb812ca3c9e52"
+        ),
         "demo.docs.test/__main": "build=bmain",
         "demo.docs.test/draft": "build=bdraft noindex",
     }

@@ -26,13 +26,35 @@ from keeper.edge.render.fastly import (
 from keeper.edge.site import BuildView, EditionView, SiteView
 from tests.cdn.vcl_model import Backend, BackendRequest, Fastly, Headers, Message
 from tests.edge import demo
-from tests.edge.cases import CASES, Case, _check_header, fill
+from tests.edge.cases import (
+    CASES,
+    PLATFORM_404,
+    Case,
+    _check_header,
+    assert_generated_pages_under_the_root,
+    fill,
+)
 
 IDS = {"old": "oldb1", "main": "mainb1", "draft": "draftb1", "plain": "plainb1"}
 FILES = {"old": demo.OLD, "main": demo.MAIN, "draft": demo.DRAFT, "plain": demo.PLAIN}
 S3_HOST = "s3.test:9000"
 #: Fastly answers these from its cache without the VCL deciding anything.
-LEFT_TO_FASTLY = {"If-None-Match gives 304", "a byte range"}
+LEFT_TO_FASTLY = {
+    "If-None-Match gives 304",
+    "a byte range",
+    "a generated page gives 304 to If-None-Match",
+}
+
+
+def generated_pages(product: str) -> dict[str, bytes]:
+    """Stand-ins for the pages keeper generates for ``product``."""
+    title = product.title()
+    return {
+        "v/index.html": f'<meta name="ltd-page" content="editions">{title}'.encode(),
+        "builds/index.html": f'<meta name="ltd-page" content="builds">{title}'.encode(),
+        "v/switcher.json": b'[{"name": "latest", "version": "main", "url": "/"}]',
+        "v/versions.json": b'[{"version": "main", "title": "main", "aliases": []}]',
+    }
 
 
 def build_view(name: str) -> BuildView:
@@ -60,6 +82,7 @@ def sites(root: str = "") -> list[SiteView]:
             builds={IDS[n]: build_view(n) for n in ("old", "main", "draft")},
             redirects=(Rule("/start", "/guide/", 302),),
             builds_prefix="demo/builds/",
+            meta_prefix="demo/_meta/",
         ),
         SiteView(
             org=demo.ORG,
@@ -69,6 +92,7 @@ def sites(root: str = "") -> list[SiteView]:
             editions={"__main": EditionView("__main", IDS["plain"])},
             builds={IDS["plain"]: build_view("plain")},
             builds_prefix="plain/builds/",
+            meta_prefix="plain/_meta/",
         ),
     ]
 
@@ -90,6 +114,9 @@ def objects() -> dict[str, bytes]:
         product = "plain" if name == "plain" else "demo"
         for path, data in files.items():
             found[f"/bkt/sites/{product}/builds/{IDS[name]}/{path}"] = data
+    for product in ("demo", "plain"):
+        for page, data in generated_pages(product).items():
+            found[f"/bkt/sites/{product}/_meta/{page}"] = data
     return found
 
 
@@ -241,6 +268,10 @@ def test_the_path_layout(tmp_path: Path) -> None:
     assert b"SECRET" in other.body  # plain's own page, on plain's root
     unknown = fastly.request("GET", "/nothing/", host)
     assert unknown.status == 404
+    assert_generated_pages_under_the_root(
+        lambda path: fastly.request("GET", path, host),  # type: ignore[arg-type,return-value]
+        key="docs/demo",
+    )
 
 
 def test_rules_missing_from_the_uploaded_vcl_are_flagged(tmp_path: Path) -> None:
@@ -258,3 +289,34 @@ def test_a_path_that_is_not_utf8_is_refused(fastly: Fastly) -> None:
     answer = fastly.request("GET", "/%ff.html", {"Host": demo.HOST})
     assert answer.status == 400
     assert fastly.request("GET", "/caf%C3%A9.html", {"Host": demo.HOST}).status == 404
+
+
+def test_a_generated_page_is_one_object_tagged_with_the_product(
+    fastly: Fastly,
+) -> None:
+    fastly.fetched.clear()
+    answer = fastly.request("GET", "/builds/", {"Host": demo.HOST})
+    assert answer.status == 200
+    assert fastly.fetched == ["/bkt/sites/demo/_meta/builds/index.html"]
+    assert answer.headers.get("X-Robots-Tag") == "noindex"
+    assert answer.headers.get("Surrogate-Key") == "docs/demo"
+
+
+def test_a_generated_page_not_written_yet_is_the_platform_page(
+    tmp_path: Path,
+) -> None:
+    fastly = edge(tmp_path)
+    fastly.backend = s3(
+        {k: v for k, v in objects().items() if not k.endswith("switcher.json")}
+    )
+    answer = fastly.request("GET", "/v/switcher.json", {"Host": demo.HOST})
+    assert answer.status == 404
+    assert PLATFORM_404.encode() in answer.body
+    assert answer.headers.get("Surrogate-Key") == "docs/demo"
+    assert answer.headers.get("Cache-Control") == "no-cache"
+    # A site item written before keeper generated pages has no meta prefix.
+    items = dict(fastly.tables[EDITIONS_DICTIONARY])
+    items[demo.HOST] = items[demo.HOST].replace(" meta=demo/_meta/", "")
+    fastly.tables = {**fastly.tables, EDITIONS_DICTIONARY: items}
+    fastly.backend = s3(objects())
+    assert fastly.request("GET", "/v/", {"Host": demo.HOST}).status == 404

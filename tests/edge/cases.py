@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import http.client
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from conveyor.content_types import content_type_for
 from keeper.edge import rules
 from keeper.edge.site import SiteView
 from tests.edge.demo import BIG, HOST, MAIN, PLAIN_HOST
@@ -28,6 +29,8 @@ REVALIDATE = "no-cache"
 HTML = "re:^text/html"
 NOINDEX = "noindex"
 PLATFORM_404 = 'name="ltd-page" content="platform-404"'
+EDITIONS_PAGE = 'name="ltd-page" content="editions"'
+BUILDS_PAGE = 'name="ltd-page" content="builds"'
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,17 @@ def _edition(slug: str, build: str) -> dict[str, Expect]:
         "Cache-Tag": f"re:^docs/demo,docs/demo/v/{slug},docs/demo/builds/{build}$",
     }
 
+
+#: A page keeper generates: about the product alone, revalidated, no pin.
+GENERATED: dict[str, Expect] = {
+    "Cache-Control": REVALIDATE,
+    "Surrogate-Key": "docs/demo",
+    "Cache-Tag": "docs/demo",
+    "Set-Cookie": None,
+    "ETag": "re:.",
+}
+GENERATED_HTML = {**GENERATED, "Content-Type": "text/html; charset=utf-8"}
+GENERATED_JSON = {**GENERATED, "Content-Type": "application/json"}
 
 CASES: list[Case] = [
     # -- the default edition at the root ------------------------------------
@@ -162,6 +176,72 @@ CASES: list[Case] = [
     ),
     Case("unknown edition links to /v/", "/v/nope/page.html", 404, marker='href="/v/"'),
     Case("unknown edition without slash", "/v/nope", 404, marker=PLATFORM_404),
+    # -- the pages keeper generates ---------------------------------------------
+    Case(
+        "the editions dashboard",
+        "/v/",
+        200,
+        headers={**GENERATED_HTML, "X-Robots-Tag": None},
+        marker=EDITIONS_PAGE,
+    ),
+    Case(
+        "the version switcher's file",
+        "/v/switcher.json",
+        200,
+        headers={**GENERATED_JSON, "X-Robots-Tag": None},
+        marker='"url"',
+    ),
+    Case(
+        "mike's versions file",
+        "/v/versions.json",
+        200,
+        headers={**GENERATED_JSON, "X-Robots-Tag": None},
+        marker='"aliases"',
+    ),
+    Case(
+        "the builds dashboard, not indexed",
+        "/builds/",
+        200,
+        headers={**GENERATED_HTML, "X-Robots-Tag": NOINDEX},
+        marker=BUILDS_PAGE,
+    ),
+    Case(
+        "/v leads to the editions dashboard",
+        "/v",
+        301,
+        headers={"Location": "/v/", "Surrogate-Key": "docs/demo"},
+    ),
+    Case(
+        "/builds leads to the builds dashboard, keeping the query",
+        "/builds?x=1",
+        301,
+        headers={"Location": "/builds/?x=1", "Surrogate-Key": "docs/demo"},
+    ),
+    Case(
+        "a generated page gives 304 to If-None-Match",
+        "/v/",
+        304,
+        conditional=True,
+        headers={"Cache-Control": REVALIDATE, "Surrogate-Key": "docs/demo"},
+        body=b"",
+    ),
+    Case(
+        "HEAD of a generated page",
+        "/v/",
+        200,
+        method="HEAD",
+        headers={**GENERATED_HTML, "Content-Length": "re:^[1-9][0-9]*$"},
+        body=b"",
+    ),
+    Case(
+        "another product's dashboard",
+        "/v/",
+        200,
+        host=PLAIN_HOST,
+        headers={"Surrogate-Key": "docs/plain"},
+        marker=EDITIONS_PAGE,
+        forbidden="Demo",  # the other product's title
+    ),
     # -- the 404 chain -------------------------------------------------------------
     Case(
         "missing page: the build's own 404.html",
@@ -359,9 +439,12 @@ def expected_answer(
     files: Mapping[str, Mapping[str, bytes]],
     raw: str,
     cookie: str | None = None,
+    pages: Mapping[str, bytes] | None = None,
 ) -> tuple[int, dict[str, str | None], bytes | None]:
     """What :func:`keeper.edge.rules.resolve` says ``GET raw`` must answer
-    for ``site``, whose builds hold ``files`` (by build id, then path).
+    for ``site``, whose builds hold ``files`` (by build id, then path) and
+    whose generated pages are ``pages`` (by name; one not there is the
+    platform's 404).
 
     Returns the status, the headers (None: must be absent; ``Location`` as
     resolve gives it, decoded) and the body (the platform page's marker for
@@ -383,6 +466,14 @@ def expected_answer(
         headers.update(rules.headers(site, decision.scope, decision.status))
         headers["Location"] = decision.location
         return decision.status, headers, b""
+    if isinstance(decision, rules.Generated):
+        page = (pages or {}).get(decision.page)
+        if page is None:  # not written (yet): the platform's page
+            headers.update(rules.headers(site, decision.scope, 404))
+            return 404, headers, PLATFORM_404.encode()
+        headers.update(rules.headers(site, decision.scope, 200))
+        headers["Content-Type"] = content_type_for(decision.page)
+        return 200, headers, page
     if isinstance(decision, rules.PlatformNotFound):
         headers.update(rules.headers(site, decision.scope, 404))
         return 404, headers, PLATFORM_404.encode()
@@ -472,3 +563,39 @@ def _check_header(answer: Answer, name: str, expected: Expect) -> str | None:
     else:
         ok = value == expected
     return None if ok else f"{name}: {value!r}, expected {expected!r}"
+
+
+def assert_generated_pages_under_the_root(
+    get: Callable[[str], Answer], root: str = "/demo", key: str = "paths/demo"
+) -> None:
+    """A path-layout product's generated pages and the redirects to them,
+    asked for with ``get(path)``, all under the product's ``root``."""
+    problems = []
+    for path, status, expected, marker in (
+        (
+            "/v/",
+            200,
+            {"Content-Type": GENERATED_HTML["Content-Type"], "X-Robots-Tag": None},
+            EDITIONS_PAGE,
+        ),
+        ("/v/switcher.json", 200, {"Content-Type": "application/json"}, '"url"'),
+        ("/v/versions.json", 200, {"Content-Type": "application/json"}, '"aliases"'),
+        ("/builds/", 200, {"X-Robots-Tag": NOINDEX}, BUILDS_PAGE),
+        ("/v", 301, {"Location": f"{root}/v/"}, None),
+        ("/builds?x=1", 301, {"Location": f"{root}/builds/?x=1"}, None),
+    ):
+        answer = get(root + path)
+        if answer.status != status:
+            problems.append(f"{path}: status {answer.status}, expected {status}")
+        for name, value in {
+            **expected,
+            "Surrogate-Key": key,
+            "Cache-Control": REVALIDATE,
+            "Set-Cookie": None,
+        }.items():
+            problem = _check_header(answer, name, value)
+            if problem:
+                problems.append(f"{path}: {problem}")
+        if marker is not None and marker.encode() not in answer.body:
+            problems.append(f"{path}: body lacks {marker!r}")
+    assert not problems, "\n".join(problems)

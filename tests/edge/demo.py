@@ -17,14 +17,18 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
 from conveyor.content_types import content_type_for
+from keeper.edge.rules import GENERATED_PAGES
+from keeper.edge.site import SiteView
+from keeper.storage import ObjectNotFound, ObjectStore, child, store_from_url
 from tests.publishing import publish
 from tests.served import ServedKeeper, keeper_binary, served_keeper
 from tests.servers import S3Endpoint
@@ -112,6 +116,19 @@ class Demo:
         build_id: str = build["id"]
         return build_id
 
+    def store(self, org: str = ORG) -> ObjectStore:
+        """The org's store, as the keeper reads and writes it."""
+        return org_store(self.keeper.workdir, self.env, org)
+
+    def pages(self, site: SiteView) -> dict[str, bytes]:
+        """The pages keeper has generated for ``site`` so far, by name."""
+        store = self.store(site.org)
+        found = {}
+        for page in GENERATED_PAGES.values():
+            with suppress(ObjectNotFound):
+                found[page] = store.get(site.meta_prefix + page)
+        return found
+
     def point(self, edition: str, build: str, product: str = "demo") -> None:
         """Re-point an edition by hand (what a rollback or admin does)."""
         response = self.keeper.client.patch(
@@ -162,6 +179,15 @@ def store_env(
     if anonymous_reads:
         moto.allow_anonymous_reads(bucket)
     return moto.keeper_env(bucket)
+
+
+def org_store(workdir: Path, env: Mapping[str, str], org: str) -> ObjectStore:
+    """``org``'s store for the keeper run in ``workdir`` with ``env``."""
+    url = env.get("KEEPER_STORAGE_URL", "file://keeper-data/storage")
+    # An S3 store takes its credentials from the environment, keeper's here.
+    credentials = {k: v for k, v in env.items() if k.startswith("AWS_")}
+    with mock.patch.dict(os.environ, credentials):
+        return child(store_from_url(url, base_dir=workdir), org)
 
 
 PATH_DOMAIN = "paths.test"

@@ -12,7 +12,13 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.conftest import BOOTSTRAP, _truncate_all
-from tests.edge.cases import CASES, Case, run_case, send
+from tests.edge.cases import (
+    CASES,
+    Case,
+    assert_generated_pages_under_the_root,
+    run_case,
+    send,
+)
 from tests.edge.demo import HOST, Demo, demo_keeper, populate_path_layout, store_env
 from tests.served import ServedKeeper, served_keeper
 
@@ -131,6 +137,12 @@ def test_path_layout_redirects_carry_the_root(path_site: ServedKeeper) -> None:
     assert _path_case(path_site, "/demo/v/__main/old.html")[:2] == (
         301,
         "/demo/v/__main/index.html",
+    )
+
+
+def test_path_layout_generated_pages(path_site: ServedKeeper) -> None:
+    assert_generated_pages_under_the_root(
+        lambda path: send(address(path_site), "GET", path, "paths.test")
     )
 
 

@@ -30,6 +30,7 @@ from tests.edge.cases import (
     CASES,
     PLATFORM_404,
     Case,
+    assert_generated_pages_under_the_root,
     expected_answer,
     fill,
     run_case,
@@ -103,7 +104,15 @@ PATHS = [
     "/moved/%41.css",
     "/ext?x=1",
     "/v",
+    "/v?x=1",
     "/v/",
+    "/v/?x=1",
+    "/%76/",
+    "/V/",
+    "/v/switcher.json",
+    "/v/versions.json",
+    "/v/versions.json/",
+    "/v/index.html",
     "/v/draft",
     "/v/draft?x=1",
     "/v/Draft/",
@@ -114,7 +123,9 @@ PATHS = [
     "/v/nope",
     "/v/nope/x.css",
     "/builds",
+    "/builds?x",
     "/builds/",
+    "/builds/index.html",
     "/builds/{old}",
     "/builds/{old}?q",
     "/builds/{OLD}/",
@@ -172,12 +183,14 @@ def _differences(
     contents: Contents,
     path: str,
     cookie: str | None = None,
+    pages: dict[str, bytes] | None = None,
 ) -> list[str]:
     """What nginx's answer to ``GET path`` has that rules.resolve's lacks.
 
-    ``contents`` are the files of every build, by build id and path.
+    ``contents`` are the files of every build, by build id and path;
+    ``pages`` the site's generated pages, by name.
     """
-    status, expected, body = expected_answer(site, contents, path, cookie)
+    status, expected, body = expected_answer(site, contents, path, cookie, pages)
     answer = send(address, "GET", path, site.host, {"Cookie": cookie} if cookie else {})
     problems = []
     if answer.status != status:
@@ -211,13 +224,16 @@ def test_nginx_answers_as_rules_resolve(edge: Edge) -> None:
         demo.ids["plain"]: PLAIN,
     }
     ids = {**demo.ids, "OLD": demo.ids["old"].upper()}
+    pages = demo.pages(site)
     problems = []
     for path in PATHS:
-        problems += _differences(edge.address, site, contents, fill(path, ids))
+        problems += _differences(
+            edge.address, site, contents, fill(path, ids), pages=pages
+        )
     for cookie in COOKIES:
         for path in PINNED_PATHS:
             problems += _differences(
-                edge.address, site, contents, fill(path, ids), fill(cookie, ids)
+                edge.address, site, contents, fill(path, ids), fill(cookie, ids), pages
             )
     assert not problems, "\n".join(problems)
 
@@ -299,6 +315,12 @@ def test_path_layout_redirects_carry_the_root(path_edge: tuple[str, int]) -> Non
     assert _path_case(path_edge, "/demo/v/__main/old.html")[:2] == (
         301,
         "/demo/v/__main/index.html",
+    )
+
+
+def test_path_layout_generated_pages(path_edge: tuple[str, int]) -> None:
+    assert_generated_pages_under_the_root(
+        lambda path: send(path_edge, "GET", path, "paths.test")
     )
 
 
@@ -517,6 +539,13 @@ ODD_PATHS = [
     "/builds/ODDUPPER/",
     "/builds/oddlower/missing",
     "/missing",
+    "/v/",
+    "/v/?x=1",
+    "/v/switcher.json",
+    "/v/versions.json",
+    "/builds/",
+    "/v",
+    "/builds?q",
 ]
 ODD_PINS = [
     ("/v/Foo/x.css", "ltd-pin=Foo~oddmain"),
@@ -572,7 +601,30 @@ def _odd_site() -> SiteView:
         },
         redirects=(make_rule("/dollar", "/$x", 302),),
         builds_prefix="odd/builds/",
+        meta_prefix="odd/_meta/",
     )
+
+
+#: The odd site's generated pages: the builds page was never written.
+ODD_PAGES = {"v/index.html": page("ODD editions"), "v/switcher.json": b"[]\n"}
+
+
+def _odd_objects(site: SiteView) -> dict[str, bytes]:
+    """The odd site's objects by key in the org's store."""
+    objects = {
+        f"{site.builds_prefix}{build}/{path}": data
+        for build, files in ODD_FILES.items()
+        for path, data in files.items()
+    }
+    objects.update({site.meta_prefix + name: data for name, data in ODD_PAGES.items()})
+    return objects
+
+
+def _write_odd_store(site: SiteView, root: Path) -> None:
+    for key, data in _odd_objects(site).items():
+        target = root / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
 
 
 def _pages(contents: Contents) -> dict[str, frozenset[str]]:
@@ -599,23 +651,18 @@ def test_odd_names_answer_as_rules_resolve(
         bucket = moto.new_bucket()
         moto.allow_anonymous_reads(bucket)
         client = moto.client()
-        for build, files in ODD_FILES.items():
-            for path, data in files.items():
-                client.put_object(
-                    Bucket=bucket,
-                    Key=f"sites/odd/{site.builds_prefix}{build}/{path}",
-                    Body=data,
-                    ContentType=content_type_for(path),
-                )
+        for key, data in _odd_objects(site).items():
+            client.put_object(
+                Bucket=bucket,
+                Key=f"sites/odd/{key}",
+                Body=data,
+                ContentType=content_type_for(key),
+            )
         origin = Origin(
             kind="s3", endpoint=moto.endpoint_url, bucket=bucket, prefix="sites/odd/"
         )
     else:
-        for build, files in ODD_FILES.items():
-            for path, data in files.items():
-                target = tmp_path / "store" / site.builds_prefix / build / path
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
+        _write_odd_store(site, tmp_path / "store")
         origin = Origin(kind="filesystem", root=tmp_path / "store")
     port = free_port()
     ctx = RenderContext(
@@ -633,9 +680,9 @@ def test_odd_names_answer_as_rules_resolve(
         address = ("127.0.0.1", port)
         problems = []
         for path in ODD_PATHS:
-            problems += _differences(address, site, ODD_FILES, path)
+            problems += _differences(address, site, ODD_FILES, path, pages=ODD_PAGES)
         for path, cookie in ODD_PINS:
-            problems += _differences(address, site, ODD_FILES, path, cookie)
+            problems += _differences(address, site, ODD_FILES, path, cookie, ODD_PAGES)
     assert not problems, "\n".join(problems)
 
 
@@ -659,6 +706,8 @@ FAST_PATHS = [
     "/v?x",
     "/builds",
     "/builds?x",
+    "/vx",
+    "/builds.css",
 ]
 FAST_PINS = [
     *ODD_PINS,
@@ -680,11 +729,7 @@ def test_fast_path_answers_as_rules_resolve(tmp_path: Path) -> None:
         redirects=(),
         builds={build: BuildView(build) for build in _odd_site().builds},
     )
-    for build, files in ODD_FILES.items():
-        for path, data in files.items():
-            target = tmp_path / "store" / site.builds_prefix / build / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
+    _write_odd_store(site, tmp_path / "store")
     port = free_port()
     ctx = RenderContext(
         org="odd",
@@ -703,9 +748,9 @@ def test_fast_path_answers_as_rules_resolve(tmp_path: Path) -> None:
         address = ("127.0.0.1", port)
         problems = []
         for path in FAST_PATHS:
-            problems += _differences(address, site, ODD_FILES, path)
+            problems += _differences(address, site, ODD_FILES, path, pages=ODD_PAGES)
         for path, cookie in FAST_PINS:
-            problems += _differences(address, site, ODD_FILES, path, cookie)
+            problems += _differences(address, site, ODD_FILES, path, cookie, ODD_PAGES)
         # %2E is a dot the fast path leaves to the general one.
         for fast, general in (("/x.css", "/x%2Ecss"), ("/c++.html", "/c++%2Ehtml")):
             etag = send(address, "GET", fast, site.host).headers["ETag"]

@@ -30,6 +30,7 @@ from tests.edge.cases import (
     PLATFORM_404,
     Answer,
     Case,
+    assert_generated_pages_under_the_root,
     expected_answer,
     fill,
     run_case,
@@ -171,6 +172,27 @@ def test_a_publish_reaches_the_running_varnishd(edge: Edge) -> None:
     assert len(kept) == 1 and kept[0].startswith("active"), listing.stdout
 
 
+def test_generated_pages_are_never_cached(edge: Edge) -> None:
+    """Keeper rewrites a generated page in place and bans nothing: the next
+    request shows the new bytes, and a page not written (yet) is the
+    platform's 404 page, not a cached old one."""
+    store = edge.demo.store()
+    key = "demo/_meta/v/versions.json"
+    written = store.get(key)
+    assert get(edge, "/v/versions.json").content == written
+    try:
+        store.put(key, b'[{"version": "new"}]\n', content_type="application/json")
+        assert get(edge, "/v/versions.json").content == b'[{"version": "new"}]\n'
+        store.delete(key)
+        gone = get(edge, "/v/versions.json")
+        assert gone.status_code == 404 and PLATFORM_404 in gone.text
+        assert gone.headers["Surrogate-Key"] == "docs/demo"
+        assert gone.headers["Cache-Control"] == "no-cache"
+    finally:
+        store.put(key, written, content_type="application/json")
+    assert get(edge, "/v/versions.json").content == written
+
+
 def _wait_for(edge: Edge, path: str, marker: str, *, within: float) -> httpx.Response:
     deadline = time.monotonic() + within
     while True:
@@ -219,7 +241,13 @@ PROBES = [
     "/start",
     "/start?q=1",
     "/v",
+    "/v?x=1",
     "/v/",
+    "/%76/",
+    "/V/",
+    "/v/switcher.json",
+    "/v/versions.json?x",
+    "/v/index.html",
     "/v/__main",
     "/v/__main/",
     "/v/__main/old.html",
@@ -234,6 +262,7 @@ PROBES = [
     "/v/nope/x",
     "/v/%64raft/",
     "/builds",
+    "/builds?a=b",
     "/builds/",
     "/builds/{old}",
     "/builds/{old}?x=1",
@@ -292,9 +321,13 @@ def _reference(demo: Demo) -> tuple[list[SiteView], dict[str, Files]]:
 
 
 def _expected(
-    site: SiteView, files: dict[str, Files], raw: str, cookie: str | None
+    site: SiteView,
+    files: dict[str, Files],
+    raw: str,
+    cookie: str | None,
+    pages: dict[str, bytes],
 ) -> tuple[int, dict[str, str | None], bytes | None]:
-    status, headers, body = expected_answer(site, files, raw, cookie)
+    status, headers, body = expected_answer(site, files, raw, cookie, pages)
     if headers.get("Location") is not None:
         headers["Location"] = quote(headers["Location"] or "", safe=URL_SAFE)
     return status, headers, body
@@ -307,6 +340,7 @@ def test_every_answer_is_what_rules_resolve_decides(edge: Edge) -> None:
     ids = edge.demo.ids
     problems = []
     for site in sites:
+        pages = edge.demo.pages(site)
         for raw in (fill(p, ids) for p in PROBES):
             for cookie in (None if c is None else fill(c, ids) for c in COOKIES):
                 answer = send(
@@ -316,7 +350,8 @@ def test_every_answer_is_what_rules_resolve_decides(edge: Edge) -> None:
                     site.host,
                     {"Cookie": cookie} if cookie else {},
                 )
-                wrong = _differences(answer, *_expected(site, files, raw, cookie))
+                expected = _expected(site, files, raw, cookie, pages)
+                wrong = _differences(answer, *expected)
                 problems += [f"{site.host}{raw} (Cookie: {cookie}): {w}" for w in wrong]
     assert not problems, "\n".join(problems[:40])
 
@@ -379,6 +414,10 @@ def test_the_origin_route_serves_build_files_to_the_edge_only(edge: Edge) -> Non
 
     outside = [
         "demo/_meta/versions.json",
+        "demo/_meta/v",
+        "demo/_meta/v/",
+        "demo/_meta/../builds/{main}/index.html",
+        "nope/_meta/v/index.html",
         f"demo/builds/{ids['main']}",
         f"demo/builds/{ids['main']}/",
         f"demo/builds/{ids['main']}/missing.html",
@@ -403,6 +442,42 @@ def test_the_origin_route_serves_build_files_to_the_edge_only(edge: Edge) -> Non
         ).status_code
         == 404
     )
+
+
+# (Over S3 varnishd reads the pages from the bucket.)
+@pytest.mark.parametrize("edge", ["filesystem"], indirect=True)
+def test_the_origin_route_serves_generated_pages_to_the_edge_only(
+    edge: Edge,
+) -> None:
+    demo = edge.demo
+    client = demo.keeper.client
+    url = f"{ORIGIN_PATH}/{ORG}/demo/_meta/v/index.html"
+    secret = {SECRET_HEADER: _secret(demo)}
+    assert client.get(url).status_code == 403
+    assert (
+        client.get(url, headers={SECRET_HEADER: _secret(demo, "other")}).status_code
+        == 403
+    )
+
+    page = demo.store().get("demo/_meta/v/index.html")
+    answer = client.get(url, headers=secret)
+    assert answer.status_code == 200 and answer.content == page
+    assert answer.headers["Content-Type"] == "text/html; charset=utf-8"
+    etag = answer.headers["ETag"]
+    head = client.head(url, headers=secret)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["Content-Length"] == str(len(page))
+    assert head.headers["ETag"] == etag
+    ranged = client.get(url, headers={**secret, "Range": "bytes=0-14"})
+    assert ranged.status_code == 206 and ranged.content == page[:15]
+    cached = client.get(url, headers={**secret, "If-None-Match": etag})
+    assert cached.status_code == 304
+    switcher = client.get(
+        f"{ORIGIN_PATH}/{ORG}/plain/_meta/v/switcher.json", headers=secret
+    )
+    assert switcher.status_code == 200
+    assert switcher.headers["Content-Type"] == "application/json"
+    assert isinstance(switcher.json(), list)
 
 
 def test_unknown_hosts_and_methods(edge: Edge) -> None:
@@ -455,6 +530,9 @@ def test_path_layout(tmp_path: Path) -> None:
         platform = at("/plain/missing.html")
         assert platform.status_code == 404 and 'href="/plain/v/"' in platform.text
         assert send(address, "GET", "/demo/./index.html", "docs.test").status == 400
+        assert_generated_pages_under_the_root(
+            lambda path: send(address, "GET", path, "docs.test"), key="docs/demo"
+        )
         assert at("/demox/").status_code == 404
         assert at("/", host="demo.docs.test").status_code == 404
 

@@ -35,6 +35,7 @@ from keeper.edge import rules
 from keeper.edge.pages import platform_not_found
 from keeper.edge.redirects import Rule, pattern
 from keeper.edge.render import RenderContext
+from keeper.edge.render.generated import DASHBOARD_DIRS_REGEX, generated_pages
 from keeper.edge.render.templating import environment
 from keeper.edge.site import INDEX_PAGE, NOT_FOUND_PAGE, SiteView
 
@@ -165,6 +166,8 @@ def dictionary_items(ctx: RenderContext) -> Items:
     for site in ctx.sites:
         sid = site_id(site)
         value = f"key={site.key()} prefix={site.builds_prefix}"
+        if site.meta_prefix:
+            value += f" meta={site.meta_prefix}"
         if site.redirects:
             value += f" rules={rules_fingerprint(site.redirects)}"
         editions[sid] = value
@@ -303,6 +306,8 @@ def render_vcl(ctx: RenderContext, items: Items) -> str:
             index_page=INDEX_PAGE,
             not_found_page=NOT_FOUND_PAGE,
             redirect_statuses=_REDIRECT_REASONS,
+            generated=generated_pages(),
+            dashboard_dirs=DASHBOARD_DIRS_REGEX,
             platform_page=platform_page_expression(),
             unset_headers="{{ unset_headers }}",
         )

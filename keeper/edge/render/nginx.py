@@ -86,6 +86,7 @@ from keeper.edge import redirects, rules
 from keeper.edge.origin import AMZ_HEADERS, Origin, UnsupportedOrigin
 from keeper.edge.redirects import Rule
 from keeper.edge.render import RenderContext
+from keeper.edge.render.generated import DASHBOARD_DIRS_REGEX, generated_pages
 from keeper.edge.render.templating import environment
 from keeper.edge.site import NOT_FOUND_PAGE, SiteView
 
@@ -114,8 +115,8 @@ UTF8_PATH = (
 )
 #: Raw paths (and query) the fast path takes: the decoded path is the raw
 #: one byte for byte (printable ASCII without ``%``, ``#`` or ``\``; no
-#: empty or dot-led segment, so no ``//``, ``.`` or ``..``), neither
-#: ``/v/…`` nor ``/builds/…``, and not ending in ``/``. Such a path is never
+#: empty or dot-led segment, so no ``//``, ``.`` or ``..``), not ``/v``,
+#: ``/builds`` or below them, and not ending in ``/``. Such a path is never
 #: a bad one and its file is the path itself. By what the path ends with, in
 #: the order tried: a page (``.html``/``.htm``, any case), an asset
 #: (:data:`keeper.edge.rules.ASSET_PATH`; the character before the dot is
@@ -123,7 +124,8 @@ UTF8_PATH = (
 _FAST_FIRST = r"[^./?%#\\\x00-\x20\x7F-\xFF]"
 _FAST_MORE = r"[^/?%#\\\x00-\x20\x7F-\xFF]*"
 _FAST_HEAD = (
-    rf"^/(?!v/|builds/)(?:{_FAST_FIRST}{_FAST_MORE}/)*{_FAST_FIRST}{_FAST_MORE}"
+    r"^/(?!(?:v|builds)(?:[/?]|$))"
+    rf"(?:{_FAST_FIRST}{_FAST_MORE}/)*{_FAST_FIRST}{_FAST_MORE}"
 )
 _FAST_END = r"(?:\?|$)"
 FAST_PATHS = (
@@ -282,6 +284,11 @@ def data_maps(ctx: RenderContext, *, fast: bool = True) -> list[NginxMap]:
     prefix = NginxMap(
         "$ltd_site", "$ltd_builds_prefix", "Where the product's builds are stored."
     )
+    meta = NginxMap(
+        "$ltd_site",
+        "$ltd_meta_prefix",
+        "Where the pages keeper generates for the product are stored.",
+    )
     editions = NginxMap(
         '"$ltd_site/$ltd_route/$ltd_name"',
         "$ltd_edition_lines",
@@ -346,6 +353,7 @@ def data_maps(ctx: RenderContext, *, fast: bool = True) -> list[NginxMap]:
         root.add(hash_key(slug), quote(view.root))
         key.add(hash_key(slug), quote(view.key()))
         prefix.add(hash_key(slug), quote(view.builds_prefix))
+        meta.add(hash_key(slug), quote(view.meta_prefix))
         for edition in view.editions.values():
             if edition.build is None or not edition.slug or not _clean(edition.slug):
                 continue
@@ -372,6 +380,7 @@ def data_maps(ctx: RenderContext, *, fast: bool = True) -> list[NginxMap]:
         root,
         key,
         prefix,
+        meta,
         editions,
         known,
         groups,
@@ -572,6 +581,8 @@ class NginxTarget:
             "utf8_path": UTF8_PATH,
             "fast": fast,
             "fast_paths": FAST_PATHS,
+            "generated": generated_pages(),
+            "dashboard_dirs": DASHBOARD_DIRS_REGEX,
             "asset_path": rules.ASSET_PATH,
             "immutable": rules.IMMUTABLE,
             "revalidate": rules.REVALIDATE,

@@ -9,7 +9,8 @@ How the VCL answers, in the terms of :func:`keeper.edge.rules.resolve`:
 
 - ``vcl_recv`` decides everything a request needs no file for (bad paths,
   product rules, routing, pins, the build's ``_redirects``) and names the
-  object to look up: ``<product>/builds/<id>/<path>``.
+  object to look up: ``<product>/builds/<id>/<path>`` (or a generated
+  page's, ``<product>/_meta/<page>``).
 - Objects are cached by that name alone, so a cached file serves every
   edition that shows its build, and an edition switch needs no purge:
   builds never change once complete.
@@ -20,6 +21,11 @@ How the VCL answers, in the terms of :func:`keeper.edge.rules.resolve`:
   Which builds hold a ``404.html`` is known at render time
   (:attr:`RenderContext.pages`), so the chain needs no probe. At most three
   restarts, within varnishd's default ``max_restarts`` of 4.
+- The pages keeper generates for a product (``/v/``, ``/builds/``…) are
+  objects under its meta prefix that every publish rewrites in place, so
+  they are never cached: each request for one is passed to the origin,
+  which also answers its ``If-None-Match`` and ``Range``. One that is not
+  there yet is the platform's 404 page.
 - The answer's headers (:func:`keeper.edge.rules.headers`, the pin cookie)
   are added in ``vcl_deliver``/``vcl_synth`` from what ``vcl_recv``
   decided, never stored with the object.
@@ -60,6 +66,7 @@ from keeper.edge import redirects, rules
 from keeper.edge.origin import AMZ_HEADERS, UnsupportedOrigin
 from keeper.edge.redirects import Rule
 from keeper.edge.render import RenderContext
+from keeper.edge.render.generated import DASHBOARD_DIRS_REGEX, generated_pages
 from keeper.edge.render.templating import environment
 from keeper.edge.site import INDEX_PAGE, NOT_FOUND_PAGE, SiteView
 from keeper.services.edge_origin import ORIGIN_PATH, SECRET_HEADER
@@ -84,6 +91,7 @@ INTERNAL_HEADERS = (
     "Product",
     "Root",
     "Site",
+    "Meta",
     "Main",
     "MainNoindex",
     "Path",
@@ -320,6 +328,8 @@ class VarnishTarget:
             "not_found_page": NOT_FOUND_PAGE,
             "index_page": INDEX_PAGE,
             "data_file": DATA_FILE,
+            "generated": generated_pages(),
+            "dashboard_dirs": DASHBOARD_DIRS_REGEX,
             "sites": [_site(ctx, s) for s in ctx.sites],
         }
         return {
