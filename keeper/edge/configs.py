@@ -51,6 +51,7 @@ def context(
     for site in sites:
         pages.update(_SPECIAL_PAGES.of(session, site))
     host, port = parse_listen(edge.listen)
+    templates = org_overrides(session, org.id)
     return RenderContext(
         org=org.slug,
         sites=sites,
@@ -61,11 +62,11 @@ def context(
         out_dir=Path(edge.out_dir),
         settings=dict(edge.settings or {}),
         platform_pages={
-            s.product: platform_not_found(
-                s, org_title=org.title, templates=org_overrides(session, org.id)
-            )
+            s.product: platform_not_found(s, org_title=org.title, templates=templates)
             for s in sites
         },
+        org_title=org.title,
+        page_templates=templates,
         keeper_url=runtime.settings.base_url.rstrip("/"),
         origin_secret=origin_secret(runtime.signer, org.slug),
     )

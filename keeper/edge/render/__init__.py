@@ -33,6 +33,10 @@ class RenderContext:
     settings: Mapping[str, Any] = field(default_factory=dict)
     #: The platform's 404 page for each product slug.
     platform_pages: Mapping[str, str] = field(default_factory=dict)
+    #: The org's title and its own page templates (Fastly renders the 404
+    #: page once for every product, filling the product in at the edge).
+    org_title: str = ""
+    page_templates: Mapping[str, str] = field(default_factory=dict)
     #: Keeper's own URL, for targets that fetch from it.
     keeper_url: str = ""
     #: What an edge shows keeper's origin route (``/_edge/origin/<org>/…``)

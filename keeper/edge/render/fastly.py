@@ -248,7 +248,9 @@ _PRODUCT_MARK = "ltdproductmarkq"
 _ROOT_MARK = "ltdrootmarkq"
 
 
-def platform_page_expression() -> str:
+def platform_page_expression(
+    org_title: str = "", templates: Mapping[str, str] | None = None
+) -> str:
     """The platform's 404 page as a VCL expression: the same template as
     every edge, with the product and root filled in at the edge, so a new
     product needs no new VCL."""
@@ -260,7 +262,7 @@ def platform_page_expression() -> str:
         editions={},
         builds={},
     )
-    text = platform_not_found(marker)
+    text = platform_not_found(marker, org_title=org_title, templates=templates)
     parts: list[str | tuple[str]] = []
     for n, chunk in enumerate(text.split(_PRODUCT_MARK)):
         if n:
@@ -308,7 +310,7 @@ def render_vcl(ctx: RenderContext, items: Items) -> str:
             redirect_statuses=_REDIRECT_REASONS,
             generated=generated_pages(),
             dashboard_dirs=DASHBOARD_DIRS_REGEX,
-            platform_page=platform_page_expression(),
+            platform_page=platform_page_expression(ctx.org_title, ctx.page_templates),
             unset_headers="{{ unset_headers }}",
         )
     )
