@@ -131,29 +131,38 @@ def load_listing(session: Session, org: Organization, product: Product) -> Listi
 
 
 def order_editions(entries: list[EditionEntry]) -> list[EditionEntry]:
-    """The default edition, then releases by version (newest first), then
-    drafts by date (newest first)."""
+    """The default edition, then releases by version (newest first; those
+    that are no version after them, by name), then drafts by date (newest
+    first)."""
     default = [e for e in entries if e.group == "default"]
-    releases = sorted(
-        (e for e in entries if e.group == "release"), key=_version_key, reverse=True
-    )
+    versions: list[tuple[Version, EditionEntry]] = []
+    names: list[EditionEntry] = []
+    for e in entries:
+        if e.group == "release":
+            version = _version(e)
+            if version is None:
+                names.append(e)
+            else:
+                versions.append((version, e))
+    versions.sort(key=lambda pair: (pair[0], pair[1].slug), reverse=True)
+    names.sort(key=lambda e: e.slug)
     drafts = sorted(
         (e for e in entries if e.group == "draft"),
         key=lambda e: (e.updated, e.slug),
         reverse=True,
     )
-    return default + releases + drafts
+    return default + [e for _, e in versions] + names + drafts
 
 
-def _version_key(entry: EditionEntry) -> tuple[int, Version, str]:
-    # Slugs such as "2.3" or "v1.0.0" sort as versions; anything else sorts
-    # below every version, by name.
+def _version(entry: EditionEntry) -> Version | None:
+    # Slugs such as "2.3" or "v1.0.0" sort as versions, and so does a
+    # release named otherwise ("stable") that shows a version's build.
     for text in (entry.slug, entry.git_ref):
         try:
-            return (1, Version(text), entry.slug)
+            return Version(text)
         except InvalidVersion:
             continue
-    return (0, Version("0"), entry.slug)
+    return None
 
 
 def _edition_entry(edition: Edition, build: Build, product: Product) -> EditionEntry:

@@ -11,17 +11,21 @@ formats belong to the tools that read them.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 from jinja2 import ChoiceLoader, DictLoader, PackageLoader, select_autoescape
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
 from keeper.db import MAIN_EDITION
 from keeper.pages.listing import EditionEntry, Listing
+
+log = logging.getLogger(__name__)
 
 #: Templates an org may replace, and what each renders.
 TEMPLATES = {
@@ -38,13 +42,38 @@ VERSIONS = "v/versions.json"
 PAGES = (*HTML_PAGES, SWITCHER, VERSIONS)
 
 
+#: The largest string or list a template may build with ``*`` or ``**``
+#: (the sandbox already caps ``range``): an org's template must not be able
+#: to exhaust keeper's memory on every publish.
+MAX_PRODUCT = 1_000_000
+
+
+class _PageSandbox(SandboxedEnvironment):
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int) and abs(right) > 64:
+            raise SecurityError("exponents above 64 are not allowed in templates")
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if (
+                    isinstance(seq, str | list | tuple)
+                    and isinstance(times, int)
+                    and len(seq) * times > MAX_PRODUCT
+                ):
+                    raise SecurityError(
+                        f"a template may not build sequences over {MAX_PRODUCT}"
+                    )
+        return super().call_binop(context, operator, left, right)
+
+
 def environment(overrides: Mapping[str, str] | None = None) -> SandboxedEnvironment:
     return _environment(tuple(sorted((overrides or {}).items())))
 
 
 @lru_cache(maxsize=64)
 def _environment(overrides: tuple[tuple[str, str], ...]) -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
+    env = _PageSandbox(
         loader=ChoiceLoader(
             [DictLoader(dict(overrides)), PackageLoader("keeper.pages", "templates")]
         ),
@@ -85,18 +114,31 @@ def platform_not_found(
     *,
     org_title: str = "",
     overrides: Mapping[str, str] | None = None,
+    strict: bool = False,
 ) -> str:
     """The page for an address no edition or build answers. It links to the
-    edition dashboard."""
-    return (
-        environment(overrides)
-        .get_template("404.html")
-        .render(
-            page="404",
-            product_title=product_title,
-            root=root,
-            org_title=org_title,
+    edition dashboard.
+
+    An org's template is checked on a sample product when it is set, but may
+    still fail on a real one; the edge then answers with keeper's own page
+    rather than an error. ``strict`` (for that check) lets the failure out.
+    """
+    try:
+        return _not_found(environment(overrides), product_title, root, org_title)
+    except Exception:
+        if strict or not overrides:
+            raise
+        log.exception(
+            "the org's 404 page fails for %s; using keeper's own", product_title
         )
+        return _not_found(environment(), product_title, root, org_title)
+
+
+def _not_found(
+    env: SandboxedEnvironment, product_title: str, root: str, org_title: str
+) -> str:
+    return env.get_template("404.html").render(
+        page="404", product_title=product_title, root=root, org_title=org_title
     )
 
 

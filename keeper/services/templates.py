@@ -93,7 +93,9 @@ def check_templates(overrides: dict[str, str]) -> None:
     :class:`Invalid` naming the template and line at fault."""
     try:
         render_pages(SAMPLE, overrides)
-        platform_not_found("Sample", "", org_title="Sample org", overrides=overrides)
+        platform_not_found(
+            "Sample", "", org_title="Sample org", overrides=overrides, strict=True
+        )
     except TemplateSyntaxError as exc:
         where = f"{exc.name or 'template'}, line {exc.lineno}"
         raise Invalid(f"{where}: {exc.message}") from None
