@@ -219,7 +219,9 @@ async def _serve_generated(
         return
     except StorageError:
         log.exception("cannot read %s for %s", key, site.view.host)
-        await _respond(send, 503, {"Content-Type": TEXT}, b"storage is not answering\n")
+        await _respond(
+            send, 503, {"Content-Type": TEXT}, b"storage is not answering\n", head=head
+        )
         return
     headers = rules.headers(site.view, decision.scope, 200)
     etag = f'"{hashlib.md5(body, usedforsecurity=False).hexdigest()}"'
