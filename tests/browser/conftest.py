@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -112,18 +113,12 @@ def _wait_for_ready(
         time.sleep(0.1)
 
 
-@pytest.fixture(scope="session")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoSite]:
-    """`keeper demo` exactly as the quick start runs it, on a free port.
-
-    Session-scoped, so under ``pytest -n 2`` each worker that runs a browser
-    test starts one demo of its own (in its own folder and on its own port)
-    and keeps it until the worker ends, however xdist interleaves modules.
-    Stopped with SIGINT, the Ctrl+C the quick start tells readers to press,
-    after which it must exit 0.
-    """
-    workdir = tmp_path_factory.mktemp("keeper-demo")
-    port = free_port()
+@contextmanager
+def running_demo(workdir: Path, port: int | None = None) -> Iterator[DemoSite]:
+    """`keeper demo` exactly as the quick start runs it, until the block
+    ends; then stopped with SIGINT, the Ctrl+C the quick start tells readers
+    to press, after which it must exit 0."""
+    port = port or free_port()
     # Output goes to a file (a pipe nobody drains could fill up and block
     # the demo); unbuffered, so "The demo is ready" shows up when printed.
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -152,6 +147,18 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoSite]:
             log.seek(0)
             output = log.read().decode(errors="replace")[-4000:]
         assert status == 0, f"keeper demo ended with {status} after SIGINT:\n{output}"
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoSite]:
+    """The quick start's demo on a free port.
+
+    Session-scoped, so under ``pytest -n 2`` each worker that runs a browser
+    test starts one demo of its own (in its own folder and on its own port)
+    and keeps it until the worker ends, however xdist interleaves modules.
+    """
+    with running_demo(tmp_path_factory.mktemp("keeper-demo")) as site:
+        yield site
 
 
 @pytest.fixture(scope="module")

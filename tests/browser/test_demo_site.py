@@ -6,10 +6,12 @@ dashboard."""
 from __future__ import annotations
 
 import re
+import subprocess
+from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import DemoSite, Shoot
+from tests.browser.conftest import DemoSite, Shoot, running_demo, tool
 
 #: The default edition's name in switcher.json (its title in keeper/demo.py).
 LATEST = "Latest"
@@ -44,6 +46,29 @@ def test_quick_start_serves_the_site_and_switcher_files(demo: DemoSite) -> None:
         assert mike["__main"]["title"] == LATEST
         for entry in mike.values():
             assert set(entry) >= {"version", "title", "aliases", "properties"}
+
+
+def test_quick_start_runs_again_in_the_same_folder(tmp_path: Path) -> None:
+    """A second run finds the org and product it made the first time and
+    publishes again; the site still shows both versions."""
+    for run in (1, 2):
+        with running_demo(tmp_path) as again, again.site_client() as site:
+            versions = {e["version"] for e in site.get("/v/switcher.json").json()}
+            assert versions >= {"__main", "1.0", "1"}, f"run {run}"
+            builds = site.get("/builds/").text.count("data-build=")
+            assert builds == 2 * run, f"run {run} shows {builds} builds"
+
+
+def test_quick_start_refuses_a_busy_port(demo: DemoSite, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [tool("keeper"), "demo", "--port", str(demo.port), "--dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert f"127.0.0.1:{demo.port}" in done.stderr
+    assert "--port" in done.stderr
 
 
 def test_home_has_no_banner_and_names_the_default_edition(
