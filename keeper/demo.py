@@ -133,31 +133,22 @@ class Demo:
 
     def upload(self, html: Path, git_ref: str, token: str) -> None:
         self.say(f"ltd upload --git-ref {git_ref}")
-        env = {
-            **os.environ,
-            "LTD_HOST": self.api,
-            "LTD_TOKEN": token,
-            # The demo's refs are given explicitly; a CI runner's must not
-            # be mistaken for them.
-            "LTD_SKIP_UPLOAD": "",
-        }
-        _run(
-            [
-                _tool("ltd"),
-                "upload",
-                "--org",
-                ORG,
-                "--product",
-                PRODUCT,
-                "--dir",
-                str(html),
-                "--git-ref",
-                git_ref,
-                "--no-progress",
-            ],
-            env,
-            f"ltd upload of {git_ref}",
-        )
+        ltd_upload(self.api, token, PRODUCT, html, git_ref)
+
+
+def ltd_upload(api: str, token: str, product: str, html: Path, git_ref: str) -> None:
+    """Publish ``html`` to the demo org with the real ``ltd upload``."""
+    env = {
+        **os.environ,
+        "LTD_HOST": api,
+        "LTD_TOKEN": token,
+        # The refs are given explicitly; a CI runner's own skip switch must
+        # not skip these uploads.
+        "LTD_SKIP_UPLOAD": "",
+    }
+    command = [_tool("ltd"), "upload", "--org", ORG, "--product", product]
+    command += ["--dir", str(html), "--git-ref", git_ref, "--no-progress"]
+    _run(command, env, f"ltd upload of {product} at {git_ref}")
 
 
 def run(demo: Demo) -> int:

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from keeper.demo import ltd_upload
 from tests.browser.conftest import ORG, DemoSite, Shoot, tool
 
 SITES = Path(__file__).parent / "sites"
@@ -110,32 +111,9 @@ def _publish(demo: DemoSite, product: str, build: Builder, workdir: Path) -> Non
         )
         assert token.status_code in (200, 201), token.text
         uploader = token.json()["token"]
-    env = {
-        **os.environ,
-        "LTD_HOST": demo.api,
-        "LTD_TOKEN": uploader,
-        # A CI runner's own skip switch must not skip these uploads.
-        "LTD_SKIP_UPLOAD": "",
-    }
     for version, git_ref in VERSIONS:
         html = build(workdir / product / version, version, git_ref)
-        _run(
-            [
-                tool("ltd"),
-                "upload",
-                "--org",
-                ORG,
-                "--product",
-                product,
-                "--dir",
-                str(html),
-                "--git-ref",
-                git_ref,
-                "--no-progress",
-            ],
-            env,
-            f"ltd upload of {product} at {git_ref}",
-        )
+        ltd_upload(demo.api, uploader, product, html, git_ref)
 
 
 @pytest.fixture(scope="session")
