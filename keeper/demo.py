@@ -217,8 +217,9 @@ def _run(command: list[str], env: dict[str, str], what: str) -> None:
     if done.returncode != 0:
         output = (done.stdout + done.stderr).strip()
         raise DemoError(f"{what} failed (exit {done.returncode}):\n{output}")
-    for line in done.stdout.splitlines():
-        print(f"  {line}")
+    # Success says nothing more: ltd prints the editions' https:// URLs on
+    # the org's domain, while the demo serves plain HTTP on its own port
+    # (the URLs it prints at the end).
 
 
 def _ok(response: httpx.Response, what: str) -> dict:
