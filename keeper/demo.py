@@ -79,15 +79,19 @@ class Demo:
             headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
             timeout=30,
         ) as client:
+            # Plain HTTP on the demo's port, so the URLs keeper and ltd
+            # report are the ones to open (a later run may use another port).
+            site: dict[str, object] = {
+                "base_domain": BASE_DOMAIN,
+                "site_scheme": "http",
+                "site_port": self.port,
+            }
             self._ensure(
                 client,
                 f"/api/orgs/{ORG}",
                 "/api/orgs",
-                {
-                    "slug": ORG,
-                    "title": "Demo organization",
-                    "base_domain": BASE_DOMAIN,
-                },
+                {"slug": ORG, "title": "Demo organization", **site},
+                update=site,
             )
             self._ensure(
                 client,
@@ -113,10 +117,19 @@ class Demo:
             "API docs": f"{self.api}/docs",
         }
 
-    def _ensure(self, client: httpx.Client, url: str, create: str, body: dict) -> None:
+    def _ensure(
+        self,
+        client: httpx.Client,
+        url: str,
+        create: str,
+        body: dict[str, object],
+        update: dict[str, object] | None = None,
+    ) -> None:
         found = client.get(url)
         if found.status_code == 404:
             _ok(client.post(create, json=body), f"create {url}")
+        elif update:
+            _ok(client.patch(url, json=update), f"update {url}")
         else:
             _ok(found, f"read {url}")
 
@@ -217,9 +230,8 @@ def _run(command: list[str], env: dict[str, str], what: str) -> None:
     if done.returncode != 0:
         output = (done.stdout + done.stderr).strip()
         raise DemoError(f"{what} failed (exit {done.returncode}):\n{output}")
-    # Success says nothing more: ltd prints the editions' https:// URLs on
-    # the org's domain, while the demo serves plain HTTP on its own port
-    # (the URLs it prints at the end).
+    for line in done.stdout.splitlines():
+        print(f"  {line}")
 
 
 def _ok(response: httpx.Response, what: str) -> dict:

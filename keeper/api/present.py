@@ -19,9 +19,11 @@ from keeper.services.lookup import build_by_id
 def product_url(org: Organization, product: Product) -> str | None:
     if not org.base_domain:
         return None
+    default_port = {"https": 443, "http": 80}.get(org.site_scheme)
+    port = f":{org.site_port}" if org.site_port not in (None, default_port) else ""
     if org.url_layout == "path":
-        return f"https://{org.base_domain}/{product.slug}/"
-    return f"https://{product.slug}.{org.base_domain}/"
+        return f"{org.site_scheme}://{org.base_domain}{port}/{product.slug}/"
+    return f"{org.site_scheme}://{product.slug}.{org.base_domain}{port}/"
 
 
 def org_public(org: Organization) -> schemas.OrgPublic:

@@ -38,6 +38,8 @@ EditionSlug = Annotated[
     AfterValidator(_not_reserved),
 ]
 UrlLayout = Literal["subdomain", "path"]
+SiteScheme = Literal["https", "http"]
+Port = Annotated[int, Field(ge=1, le=65535)]
 CdnKind = Literal["none", "fastly", "varnish", "nginx"]
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 Md5 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
@@ -64,6 +66,8 @@ class OrgCreate(_Strict):
     slug: Slug
     title: str = Field(min_length=1, max_length=200)
     base_domain: str = Field(default="", max_length=253)
+    site_scheme: SiteScheme = "https"
+    site_port: Port | None = None
     url_layout: UrlLayout = "subdomain"
     storage_url: str | None = Field(default=None, max_length=1000)
     cdn_kind: CdnKind = "none"
@@ -71,10 +75,12 @@ class OrgCreate(_Strict):
 
 
 class OrgUpdate(_Patch):
-    nullable = frozenset({"storage_url"})
+    nullable = frozenset({"storage_url", "site_port"})
 
     title: str | None = Field(default=None, min_length=1, max_length=200)
     base_domain: str | None = Field(default=None, max_length=253)
+    site_scheme: SiteScheme | None = None
+    site_port: Port | None = None
     url_layout: UrlLayout | None = None
     storage_url: str | None = Field(default=None, max_length=1000)
     cdn_kind: CdnKind | None = None
@@ -85,6 +91,8 @@ class OrgPublic(BaseModel):
     slug: str
     title: str
     base_domain: str
+    site_scheme: str
+    site_port: int | None
     url_layout: str
     storage_url: str | None
     cdn_kind: str

@@ -16,6 +16,11 @@ class Organization(SQLModel, table=True):
     slug: str = Field(index=True, unique=True, max_length=63)
     title: str = Field(max_length=200)
     base_domain: str = Field(default="", max_length=253)
+    #: How readers reach the sites: ``https`` behind a real edge, ``http``
+    #: (and a port) for a local keeper serving them itself. Only the URLs
+    #: keeper reports use these; edges match the Host without a port.
+    site_scheme: str = Field(default="https", max_length=8)
+    site_port: int | None = None
     #: ``subdomain`` (``<product>.<base_domain>``) or ``path`` (``<base>/<product>``)
     url_layout: str = Field(default="subdomain", max_length=16)
     #: Overrides keeper's storage URL for this org; None shares keeper's

@@ -85,6 +85,7 @@ def test_org_round_trip(keeper: Keeper) -> None:
     assert created["cdn_kind"] == "none"
     assert created["cdn_settings"] == {}
     assert created["storage_url"] is None
+    assert (created["site_scheme"], created["site_port"]) == ("https", None)
     assert timestamp(created["created"]) <= timestamp(created["updated"])
     assert get(keeper, f"/api/orgs/{ORG}") == created
     assert list_all(keeper, "/api/orgs") == [created]
@@ -98,6 +99,19 @@ def test_org_round_trip(keeper: Keeper) -> None:
 
     delete(keeper, f"/api/orgs/{ORG}")
     assert_error(keeper.client.get(f"/api/orgs/{ORG}"), 404, "not_found")
+    assert list_all(keeper, "/api/orgs") == []
+
+
+@pytest.mark.parametrize(
+    "site", [{"site_scheme": "ftp"}, {"site_port": 0}, {"site_port": 65536}]
+)
+def test_a_site_scheme_or_port_that_cannot_be_is_refused(
+    keeper: Keeper, site: dict[str, Any]
+) -> None:
+    response = keeper.client.post(
+        "/api/orgs", json={"slug": ORG, "title": "X", **site}, headers=keeper.auth()
+    )
+    assert_error(response, 422, None)
     assert list_all(keeper, "/api/orgs") == []
 
 
@@ -173,16 +187,24 @@ def test_product_round_trip(keeper: Keeper) -> None:
 
 
 @pytest.mark.parametrize(
-    ("layout", "url"),
+    ("layout", "site", "url"),
     [
-        ("subdomain", "https://docs.acme.io/"),
-        ("path", "https://acme.io/docs/"),
+        ("subdomain", {}, "https://docs.acme.io/"),
+        ("path", {}, "https://acme.io/docs/"),
+        ("subdomain", {"site_scheme": "http"}, "http://docs.acme.io/"),
+        ("subdomain", {"site_port": 8443}, "https://docs.acme.io:8443/"),
+        (
+            "path",
+            {"site_scheme": "http", "site_port": 8000},
+            "http://acme.io:8000/docs/",
+        ),
+        ("subdomain", {"site_scheme": "http", "site_port": 80}, "http://docs.acme.io/"),
     ],
 )
-def test_product_url_follows_the_org_layout(
-    keeper: Keeper, layout: str, url: str
+def test_product_url_follows_the_org_layout_scheme_and_port(
+    keeper: Keeper, layout: str, site: dict[str, Any], url: str
 ) -> None:
-    create_org(keeper, ORG, base_domain="acme.io", url_layout=layout)
+    create_org(keeper, ORG, base_domain="acme.io", url_layout=layout, **site)
     assert create_product(keeper)["published_url"] == url
     assert edition(keeper, "__main")["published_url"] == url
     beta = create_edition(keeper, "beta", tracking_params={"git_ref": "beta"})
