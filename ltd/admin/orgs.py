@@ -26,6 +26,7 @@ COLUMNS = [
     Column("created", "created", when),
 ]
 URL_LAYOUTS = click.Choice(["subdomain", "path"])
+SITE_SCHEMES = click.Choice(["https", "http"])
 CDN_KINDS = click.Choice(["none", "fastly", "varnish", "nginx"])
 
 
@@ -65,6 +66,16 @@ def _settings_options(command: Any) -> Any:
                 type=URL_LAYOUTS,
                 help="subdomain (<product>.<domain>) or path (<domain>/<product>).",
             ),
+            click.option(
+                "--site-scheme",
+                type=SITE_SCHEMES,
+                help="How readers reach the sites (default https).",
+            ),
+            click.option(
+                "--site-port",
+                type=click.IntRange(1, 65535),
+                help="The sites' port when it is not the scheme's own.",
+            ),
             click.option("--cdn-kind", type=CDN_KINDS, help="Which CDN keeper purges."),
             click.option(
                 "--cdn-setting",
@@ -96,6 +107,8 @@ def create(
     title: str | None,
     base_domain: str | None,
     url_layout: str | None,
+    site_scheme: str | None,
+    site_port: int | None,
     cdn_kind: str | None,
     cdn_settings: dict[str, Any] | None,
     storage_url: str | None,
@@ -107,6 +120,8 @@ def create(
             "title": title or slug,
             "base_domain": base_domain,
             "url_layout": url_layout,
+            "site_scheme": site_scheme,
+            "site_port": site_port,
             "storage_url": storage_url,
             "cdn_kind": cdn_kind,
             "cdn_settings": cdn_settings,
@@ -132,6 +147,8 @@ def update(
     title: str | None,
     base_domain: str | None,
     url_layout: str | None,
+    site_scheme: str | None,
+    site_port: int | None,
     cdn_kind: str | None,
     cdn_settings: dict[str, Any] | None,
     storage_url: str | None,
@@ -142,6 +159,8 @@ def update(
             "title": title,
             "base_domain": base_domain,
             "url_layout": url_layout,
+            "site_scheme": site_scheme,
+            "site_port": site_port,
             "cdn_kind": cdn_kind,
             "cdn_settings": cdn_settings,
         },

@@ -113,6 +113,10 @@ def test_orgs_create_list_show_update(ltd: Ltd) -> None:
         "docs.example.org",
         "--url-layout",
         "path",
+        "--site-scheme",
+        "http",
+        "--site-port",
+        "8000",
         "--cdn-setting",
         "service_id=abc",
         "--cdn-setting",
@@ -121,6 +125,7 @@ def test_orgs_create_list_show_update(ltd: Ltd) -> None:
     body = ltd.api(f"/orgs/{org}").json()
     assert body["base_domain"] == "docs.example.org"
     assert body["url_layout"] == "path"
+    assert (body["site_scheme"], body["site_port"]) == ("http", 8000)
     assert body["cdn_settings"] == {"service_id": "abc", "ttl": 300}
     assert body["title"] == "Test"  # left out, so unchanged
 
