@@ -6,11 +6,13 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from sqlmodel import Session
 
 from keeper import __version__
+from keeper.api.access import PUBLIC, check_routes
 from keeper.api.errors import install_error_handlers
+from keeper.api.openapi import install_openapi
 from keeper.api.routes import (
     builds,
     compat,
@@ -22,6 +24,7 @@ from keeper.api.routes import (
     tokens,
     uploads,
 )
+from keeper.api.routing import KeeperRoute, api_router
 from keeper.config import Settings, get_settings
 from keeper.db.engine import make_engine
 from keeper.db.migrate import upgrade
@@ -73,10 +76,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         description="Documentation builds, editions and the rules that re-point them.",
     )
+    app.router.route_class = KeeperRoute
     install_error_handlers(app)
+    install_openapi(app)
     # Readers' requests for a product's host never reach the API's routes.
     app.add_middleware(HostDispatch, state=app.state)
-    api = APIRouter(prefix="/api")
+    api = api_router(prefix="/api")
     for module in (orgs, templates, products, editions, builds, tokens, uploads):
         api.include_router(module.router)
     app.include_router(api)
@@ -85,8 +90,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Raw build objects for a rendered Varnish edge over a filesystem store.
     app.include_router(edge_origin.router)
 
-    @app.get("/api", tags=["meta"])
+    @app.get("/api", tags=["meta"], dependencies=[PUBLIC])
     def root() -> dict[str, str]:
         return {"name": "keeper", "version": __version__}
 
+    check_routes(app.routes)
     return app

@@ -1,4 +1,6 @@
-"""Request-scoped dependencies: database session, caller, paging."""
+"""Request-scoped dependencies: database session, runtime, paging.
+
+Who is calling comes from :mod:`keeper.api.access`."""
 
 from __future__ import annotations
 
@@ -9,8 +11,8 @@ from fastapi import Depends, Query, Request, Response
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from keeper.services.auth import Principal, authenticate
-from keeper.services.errors import Invalid, Unauthorized
+from keeper.domain.limits import MAX_ID
+from keeper.services.errors import Invalid
 from keeper.services.pagination import Page, PageResult
 from keeper.services.runtime import Runtime
 
@@ -30,23 +32,10 @@ SessionDep = Annotated[Session, Depends(get_session)]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_principal(request: Request, session: SessionDep) -> Principal | None:
-    header = request.headers.get("authorization")
-    if not header:
-        return None
-    scheme, _, secret = header.partition(" ")
-    if scheme.lower() != "bearer" or not secret.strip():
-        raise Unauthorized("use 'Authorization: Bearer <token>'")
-    return authenticate(session, secret.strip())
-
-
-PrincipalDep = Annotated[Principal | None, Depends(get_principal)]
-
-
 def get_page(
     request: Request,
-    limit: Annotated[int | None, Query(ge=1)] = None,
-    after: Annotated[int | None, Query(ge=0, description="cursor")] = None,
+    limit: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_ID, description="cursor")] = None,
 ) -> Page:
     settings = request.app.state.runtime.settings
     if limit is not None and limit > settings.max_page_size:

@@ -359,27 +359,13 @@ def test_wrong_method_is_not_allowed(docs: Keeper, method: str, url: str) -> Non
     assert_error(response, 405, "method_not_allowed")
 
 
-ALLOW_IS_INCOMPLETE = pytest.mark.xfail(
-    strict=True,
-    reason="keeper bug: on a path served by several methods, Allow names only "
-    "the methods of the first route matching the path (FastAPI makes one "
-    "route per method and Starlette raises 405 from the first partial match); "
-    "RFC 9110 15.5.6 wants every method the resource supports",
-)
-
-
 @pytest.mark.parametrize(
     ("method", "url", "allowed"),
     [
-        ("GET", f"/api/orgs/{ORG}/tokens", {"POST"}),
         ("PUT", f"{DOCS}/editions/__main/rollback", {"POST"}),
-        pytest.param("PUT", "/api/orgs", {"GET", "POST"}, marks=ALLOW_IS_INCOMPLETE),
-        pytest.param(
-            "PUT",
-            f"/api/orgs/{ORG}",
-            {"GET", "PATCH", "DELETE"},
-            marks=ALLOW_IS_INCOMPLETE,
-        ),
+        ("PUT", "/api/orgs", {"GET", "POST"}),
+        ("PUT", f"/api/orgs/{ORG}", {"GET", "PATCH", "DELETE"}),
+        ("POST", f"{DOCS}/builds/b1", {"GET", "PATCH", "DELETE"}),
     ],
 )
 def test_wrong_method_names_the_allowed_ones(
@@ -388,7 +374,7 @@ def test_wrong_method_names_the_allowed_ones(
     response = keeper.client.request(method, url)
     assert_error(response, 405, "method_not_allowed")
     named = {m.strip() for m in response.headers["Allow"].split(",")}
-    assert allowed <= named, named
+    assert named == allowed, named
 
 
 # -- the schema and its docs -------------------------------------------------------

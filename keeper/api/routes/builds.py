@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import Query, Request, Response, status
 from sqlmodel import select
 
-from keeper.api.deps import PageDep, PrincipalDep, RuntimeDep, SessionDep, link_next
+from keeper.api.access import PUBLIC, Admin, Uploader
+from keeper.api.deps import PageDep, RuntimeDep, SessionDep, link_next
 from keeper.api.present import build_fields, build_public
+from keeper.api.routing import api_router, max_body
 from keeper.api.schemas import (
     BuildConfirmed,
     BuildCreate,
@@ -16,8 +18,8 @@ from keeper.api.schemas import (
     UploadInstruction,
     UploadRenewal,
 )
-from keeper.db import Build, Role
-from keeper.services.auth import authorize
+from keeper.db import Build
+from keeper.domain.limits import MANIFEST_BODY_BYTES
 from keeper.services.builds.confirm import confirm_build
 from keeper.services.builds.delete import delete_build
 from keeper.services.builds.register import (
@@ -29,20 +31,21 @@ from keeper.services.builds.register import (
 from keeper.services.lookup import get_build, get_org, get_product
 from keeper.services.pagination import Page, paginate
 
-router = APIRouter(prefix="/orgs/{org}/products/{product}/builds", tags=["builds"])
+router = api_router(prefix="/orgs/{org}/products/{product}/builds", tags=["builds"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, openapi_extra=max_body(MANIFEST_BODY_BYTES)
+)
 def create_build(
     org: str,
     product: str,
     body: BuildCreate,
     session: SessionDep,
     runtime: RuntimeDep,
-    principal: PrincipalDep,
+    who: Uploader,
 ) -> BuildCreated:
     o = get_org(session, org)
-    who = authorize(principal, o, Role.uploader)
     p = get_product(session, o, product)
     registration = register_or_resume(
         session,
@@ -75,11 +78,10 @@ def renew_upload_urls(
     body: UploadRenewal,
     session: SessionDep,
     runtime: RuntimeDep,
-    principal: PrincipalDep,
+    _: Uploader,
 ) -> list[UploadInstruction]:
     """Fresh upload URLs for files of a pending build (the old ones expired)."""
     o = get_org(session, org)
-    authorize(principal, o, Role.uploader)
     p = get_product(session, o, product)
     uploads = renew_uploads(
         session, runtime, o, p, get_build(session, p, build), body.paths
@@ -99,7 +101,7 @@ def _instructions(uploads: list[Upload]) -> list[UploadInstruction]:
     ]
 
 
-@router.get("")
+@router.get("", dependencies=[PUBLIC])
 def list_builds(
     org: str,
     product: str,
@@ -122,7 +124,7 @@ def list_builds(
     return [build_public(b) for b in result.items]
 
 
-@router.get("/{build}")
+@router.get("/{build}", dependencies=[PUBLIC])
 def get_build_(org: str, product: str, build: str, session: SessionDep) -> BuildPublic:
     p = get_product(session, get_org(session, org), product)
     return build_public(get_build(session, p, build))
@@ -136,10 +138,9 @@ def update_build(
     body: BuildUpdate,
     session: SessionDep,
     runtime: RuntimeDep,
-    principal: PrincipalDep,
+    who: Uploader,
 ) -> BuildConfirmed:
     o = get_org(session, org)
-    who = authorize(principal, o, Role.uploader)
     p = get_product(session, o, product)
     confirmed, moved = confirm_build(
         session, runtime, o, p, get_build(session, p, build), actor=who.label
@@ -156,9 +157,8 @@ def delete_build_(
     build: str,
     session: SessionDep,
     runtime: RuntimeDep,
-    principal: PrincipalDep,
+    _: Admin,
 ) -> None:
     o = get_org(session, org)
-    authorize(principal, o, Role.admin)
     p = get_product(session, o, product)
     delete_build(session, runtime.stores, o, p, get_build(session, p, build))

@@ -3,13 +3,9 @@ the app root where that client looks for them (``LTD_HOST``)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-from dataclasses import dataclass
-from typing import Annotated
+from fastapi import Response, status
 
-from fastapi import APIRouter, Depends, Request, Response, status
-
+from keeper.api.access import PUBLIC, CompatToken, CompatUploader
 from keeper.api.compat_schemas import (
     BuildPatch,
     BuildRequest,
@@ -25,75 +21,29 @@ from keeper.api.compat_schemas import (
     root_response,
 )
 from keeper.api.deps import RuntimeDep, SessionDep
-from keeper.db import Role
-from keeper.services.auth import authorize
+from keeper.api.routing import api_router
 from keeper.services.compat.confirm import confirm_compat_build
 from keeper.services.compat.lookup import find_build, product_of, products_of
 from keeper.services.compat.org import compat_org
 from keeper.services.compat.register import register_compat_build
-from keeper.services.compat.sessions import Caller, identify, open_session
-from keeper.services.errors import Invalid, Unauthorized
+from keeper.services.compat.sessions import open_session
+from keeper.services.errors import Invalid
 from keeper.services.lookup import get_product
 
-router = APIRouter(tags=["ltd-keeper-1.x"])
+router = api_router(tags=["ltd-keeper-1.x"])
 
 
-@dataclass(frozen=True)
-class Credentials:
-    secret: str
-    username: str | None
-
-
-def get_credentials(request: Request) -> Credentials:
-    """LTD's basic auth: the keeper token is the password, or the username
-    when the password is empty (how clients send a /token session back)."""
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return Credentials(value.strip(), None)
-    if scheme.lower() == "basic":
-        try:
-            decoded = base64.b64decode(value.strip(), validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError) as exc:
-            raise Unauthorized("the basic credentials are malformed") from exc
-        username, _, password = decoded.partition(":")
-        if password:
-            return Credentials(password, username or None)
-        if username:
-            return Credentials(username, None)
-    raise Unauthorized(
-        "use HTTP basic auth with a keeper token as the password "
-        "(or a /token session as the username)"
-    )
-
-
-CredentialsDep = Annotated[Credentials, Depends(get_credentials)]
-
-
-def get_caller(
-    credentials: CredentialsDep, session: SessionDep, runtime: RuntimeDep
-) -> Caller:
-    return identify(session, runtime, credentials.secret)
-
-
-CallerDep = Annotated[Caller, Depends(get_caller)]
-
-
-@router.get("/")
+@router.get("/", dependencies=[PUBLIC])
 def root(runtime: RuntimeDep) -> RootResponse:
     return root_response(runtime.settings)
 
 
 @router.get("/token")
-def token(
-    credentials: CredentialsDep, session: SessionDep, runtime: RuntimeDep
-) -> TokenResponse:
-    secret = open_session(
-        session, runtime, secret=credentials.secret, username=credentials.username
-    )
-    return TokenResponse(token=secret)
+def token(caller: CompatToken, runtime: RuntimeDep) -> TokenResponse:
+    return TokenResponse(token=open_session(runtime, caller))
 
 
-@router.get("/products/")
+@router.get("/products/", dependencies=[PUBLIC])
 def list_products(session: SessionDep, runtime: RuntimeDep) -> ProductsResponse:
     org = compat_org(session, runtime.settings)
     return ProductsResponse(
@@ -103,7 +53,7 @@ def list_products(session: SessionDep, runtime: RuntimeDep) -> ProductsResponse:
     )
 
 
-@router.get("/products/{product}")
+@router.get("/products/{product}", dependencies=[PUBLIC])
 def get_product_(
     product: str, session: SessionDep, runtime: RuntimeDep
 ) -> ProductResponse:
@@ -118,10 +68,9 @@ def create_build(
     response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
-    caller: CallerDep,
+    caller: CompatUploader,
 ) -> BuildResponse:
     org = compat_org(session, runtime.settings)
-    authorize(caller.principal, org, Role.uploader)
     p = get_product(session, org, product)
     registration = register_compat_build(
         session,
@@ -137,7 +86,7 @@ def create_build(
     return build_response(runtime.settings, org, p, registration.build, registration)
 
 
-@router.get("/builds/{build}")
+@router.get("/builds/{build}", dependencies=[PUBLIC])
 def get_build_(build: str, session: SessionDep, runtime: RuntimeDep) -> BuildResponse:
     org = compat_org(session, runtime.settings)
     row = find_build(session, org, build)
@@ -150,10 +99,9 @@ def update_build(
     body: BuildPatch,
     session: SessionDep,
     runtime: RuntimeDep,
-    caller: CallerDep,
+    caller: CompatUploader,
 ) -> BuildResponse:
     org = compat_org(session, runtime.settings)
-    authorize(caller.principal, org, Role.uploader)
     if body.uploaded is not True:
         raise Invalid('the only change a build takes here is {"uploaded": true}')
     confirmed, _ = confirm_compat_build(

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import Header, Request, Response
 from fastapi.responses import StreamingResponse
 
+from keeper.api.access import SIGNED_URL
 from keeper.api.deps import RuntimeDep, SessionDep
+from keeper.api.routing import api_router
 from keeper.edge.conditional import Unsatisfiable, byte_range, etag_matches
 from keeper.services.edge_origin import (
     ORIGIN_PATH,
@@ -17,10 +19,12 @@ from keeper.services.edge_origin import (
     find_object,
 )
 
-router = APIRouter(prefix=ORIGIN_PATH, tags=["edge"], include_in_schema=False)
+router = api_router(prefix=ORIGIN_PATH, tags=["edge"], include_in_schema=False)
 
 
-@router.api_route("/{org}/{key:path}", methods=["GET", "HEAD"])
+@router.api_route(
+    "/{org}/{key:path}", methods=["GET", "HEAD"], dependencies=[SIGNED_URL]
+)
 def get_object(
     org: str,
     key: str,

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import Request, Response, status
 from sqlmodel import select
 
-from keeper.api.deps import PageDep, PrincipalDep, SessionDep, link_next
+from keeper.api.access import PUBLIC, Admin
+from keeper.api.deps import PageDep, SessionDep, link_next
 from keeper.api.present import edition_public, history_entry
+from keeper.api.routing import api_router
 from keeper.api.schemas import (
     EditionCreate,
     EditionPublic,
@@ -12,13 +14,12 @@ from keeper.api.schemas import (
     HistoryEntry,
     RollbackRequest,
 )
-from keeper.db import Edition, EditionHistory, Role
+from keeper.db import Edition, EditionHistory
 from keeper.services import editions
-from keeper.services.auth import authorize
 from keeper.services.lookup import get_edition, get_org, get_product
 from keeper.services.pagination import paginate
 
-router = APIRouter(prefix="/orgs/{org}/products/{product}/editions", tags=["editions"])
+router = api_router(prefix="/orgs/{org}/products/{product}/editions", tags=["editions"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -27,16 +28,15 @@ def create_edition(
     product: str,
     body: EditionCreate,
     session: SessionDep,
-    principal: PrincipalDep,
+    who: Admin,
 ) -> EditionPublic:
     o = get_org(session, org)
-    who = authorize(principal, o, Role.admin)
     p = get_product(session, o, product)
     edition = editions.create_edition(session, p, actor=who.label, **body.model_dump())
     return edition_public(session, o, p, edition)
 
 
-@router.get("")
+@router.get("", dependencies=[PUBLIC])
 def list_editions(
     org: str,
     product: str,
@@ -54,7 +54,7 @@ def list_editions(
     return [edition_public(session, o, p, e) for e in result.items]
 
 
-@router.get("/{edition}")
+@router.get("/{edition}", dependencies=[PUBLIC])
 def get_edition_(
     org: str, product: str, edition: str, session: SessionDep
 ) -> EditionPublic:
@@ -70,10 +70,9 @@ def update_edition(
     edition: str,
     body: EditionUpdate,
     session: SessionDep,
-    principal: PrincipalDep,
+    who: Admin,
 ) -> EditionPublic:
     o = get_org(session, org)
-    who = authorize(principal, o, Role.admin)
     p = get_product(session, o, product)
     row = editions.update_edition(
         session,
@@ -87,15 +86,14 @@ def update_edition(
 
 @router.delete("/{edition}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_edition(
-    org: str, product: str, edition: str, session: SessionDep, principal: PrincipalDep
+    org: str, product: str, edition: str, session: SessionDep, _: Admin
 ) -> None:
     o = get_org(session, org)
-    authorize(principal, o, Role.admin)
     p = get_product(session, o, product)
     editions.delete_edition(session, get_edition(session, p, edition))
 
 
-@router.get("/{edition}/history")
+@router.get("/{edition}/history", dependencies=[PUBLIC])
 def edition_history(
     org: str,
     product: str,
@@ -120,10 +118,9 @@ def rollback_edition(
     edition: str,
     body: RollbackRequest,
     session: SessionDep,
-    principal: PrincipalDep,
+    who: Admin,
 ) -> EditionPublic:
     o = get_org(session, org)
-    who = authorize(principal, o, Role.admin)
     p = get_product(session, o, product)
     row = editions.rollback_edition(
         session, p, get_edition(session, p, edition), body.build, actor=who.label

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import Request, Response, status
 from sqlmodel import select
 
-from keeper.api.deps import PageDep, PrincipalDep, SessionDep, link_next
+from keeper.api.access import PUBLIC, Admin, Superadmin
+from keeper.api.deps import PageDep, SessionDep, link_next
 from keeper.api.present import org_public
+from keeper.api.routing import api_router
 from keeper.api.schemas import OrgCreate, OrgPublic, OrgUpdate
 from keeper.db import Organization, Role
 from keeper.services import orgs
@@ -12,18 +14,15 @@ from keeper.services.auth import authorize
 from keeper.services.lookup import get_org
 from keeper.services.pagination import paginate
 
-router = APIRouter(prefix="/orgs", tags=["organizations"])
+router = api_router(prefix="/orgs", tags=["organizations"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def create_org(
-    body: OrgCreate, session: SessionDep, principal: PrincipalDep
-) -> OrgPublic:
-    authorize(principal, None, Role.superadmin)
+def create_org(body: OrgCreate, session: SessionDep, _: Superadmin) -> OrgPublic:
     return org_public(orgs.create_org(session, **body.model_dump()))
 
 
-@router.get("")
+@router.get("", dependencies=[PUBLIC])
 def list_orgs(
     session: SessionDep, page: PageDep, request: Request, response: Response
 ) -> list[OrgPublic]:
@@ -32,14 +31,14 @@ def list_orgs(
     return [org_public(o) for o in result.items]
 
 
-@router.get("/{org}")
+@router.get("/{org}", dependencies=[PUBLIC])
 def get_org_(org: str, session: SessionDep) -> OrgPublic:
     return org_public(get_org(session, org))
 
 
 @router.patch("/{org}")
 def update_org(
-    org: str, body: OrgUpdate, session: SessionDep, principal: PrincipalDep
+    org: str, body: OrgUpdate, session: SessionDep, principal: Admin
 ) -> OrgPublic:
     row = get_org(session, org)
     changes = body.model_dump(exclude_unset=True)
@@ -51,6 +50,5 @@ def update_org(
 
 
 @router.delete("/{org}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_org(org: str, session: SessionDep, principal: PrincipalDep) -> None:
-    authorize(principal, None, Role.superadmin)
+def delete_org(org: str, session: SessionDep, _: Superadmin) -> None:
     orgs.delete_org(session, org)

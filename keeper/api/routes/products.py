@@ -1,32 +1,35 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import Request, Response, status
 from sqlmodel import select
 
-from keeper.api.deps import PageDep, PrincipalDep, RuntimeDep, SessionDep, link_next
+from keeper.api.access import PUBLIC, Admin
+from keeper.api.deps import PageDep, RuntimeDep, SessionDep, link_next
 from keeper.api.present import product_public
+from keeper.api.routing import api_router, max_body
 from keeper.api.schemas import ProductCreate, ProductPublic, ProductUpdate
-from keeper.db import Product, Role
+from keeper.db import Product
+from keeper.domain.limits import PRODUCT_BODY_BYTES
 from keeper.services import products
-from keeper.services.auth import authorize
 from keeper.services.lookup import get_org, get_product
 from keeper.services.pagination import paginate
 
-router = APIRouter(prefix="/orgs/{org}/products", tags=["products"])
+router = api_router(prefix="/orgs/{org}/products", tags=["products"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, openapi_extra=max_body(PRODUCT_BODY_BYTES)
+)
 def create_product(
-    org: str, body: ProductCreate, session: SessionDep, principal: PrincipalDep
+    org: str, body: ProductCreate, session: SessionDep, _: Admin
 ) -> ProductPublic:
     row = get_org(session, org)
-    authorize(principal, row, Role.admin)
     return product_public(
         row, products.create_product(session, row, **body.model_dump(by_alias=True))
     )
 
 
-@router.get("")
+@router.get("", dependencies=[PUBLIC])
 def list_products(
     org: str, session: SessionDep, page: PageDep, request: Request, response: Response
 ) -> list[ProductPublic]:
@@ -38,22 +41,21 @@ def list_products(
     return [product_public(row, p) for p in result.items]
 
 
-@router.get("/{product}")
+@router.get("/{product}", dependencies=[PUBLIC])
 def get_product_(org: str, product: str, session: SessionDep) -> ProductPublic:
     row = get_org(session, org)
     return product_public(row, get_product(session, row, product))
 
 
-@router.patch("/{product}")
+@router.patch("/{product}", openapi_extra=max_body(PRODUCT_BODY_BYTES))
 def update_product(
     org: str,
     product: str,
     body: ProductUpdate,
     session: SessionDep,
-    principal: PrincipalDep,
+    _: Admin,
 ) -> ProductPublic:
     row = get_org(session, org)
-    authorize(principal, row, Role.admin)
     updated = products.update_product(
         session,
         get_product(session, row, product),
@@ -68,10 +70,9 @@ def delete_product(
     product: str,
     session: SessionDep,
     runtime: RuntimeDep,
-    principal: PrincipalDep,
+    _: Admin,
 ) -> None:
     row = get_org(session, org)
-    authorize(principal, row, Role.admin)
     products.delete_product(
         session, runtime.stores, row, get_product(session, row, product)
     )

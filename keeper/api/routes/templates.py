@@ -1,18 +1,18 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import status
 
-from keeper.api.deps import PrincipalDep, SessionDep
+from keeper.api.access import PUBLIC, Admin
+from keeper.api.deps import SessionDep
+from keeper.api.routing import api_router
 from keeper.api.schemas import TemplatePublic, TemplateSource, TemplateSummary
-from keeper.db import Role
 from keeper.services import templates
-from keeper.services.auth import authorize
 from keeper.services.lookup import get_org
 
-router = APIRouter(prefix="/orgs/{org}/templates", tags=["templates"])
+router = api_router(prefix="/orgs/{org}/templates", tags=["templates"])
 
 
-@router.get("")
+@router.get("", dependencies=[PUBLIC])
 def list_templates(org: str, session: SessionDep) -> list[TemplateSummary]:
     """The templates of the pages keeper generates for the org's products
     (the ``/v/`` dashboard, the ``/builds/`` list, the 404 page and the
@@ -21,7 +21,7 @@ def list_templates(org: str, session: SessionDep) -> list[TemplateSummary]:
     return [TemplateSummary.model_validate(t, from_attributes=True) for t in found]
 
 
-@router.get("/{name}")
+@router.get("/{name}", dependencies=[PUBLIC])
 def get_template(org: str, name: str, session: SessionDep) -> TemplatePublic:
     found = templates.get_template(session, get_org(session, org), name)
     return TemplatePublic.model_validate(found, from_attributes=True)
@@ -33,22 +33,18 @@ def set_template(
     name: str,
     body: TemplateSource,
     session: SessionDep,
-    principal: PrincipalDep,
+    _: Admin,
 ) -> TemplatePublic:
     """Replace one template (Jinja2, rendered in a sandbox). It must render
     a sample product without error; every product's pages are then
     rendered again."""
     row = get_org(session, org)
-    authorize(principal, row, Role.admin)
     found = templates.set_template(session, row, name, body.source)
     return TemplatePublic.model_validate(found, from_attributes=True)
 
 
 @router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
-def reset_template(
-    org: str, name: str, session: SessionDep, principal: PrincipalDep
-) -> None:
+def reset_template(org: str, name: str, session: SessionDep, _: Admin) -> None:
     """Go back to keeper's own template."""
     row = get_org(session, org)
-    authorize(principal, row, Role.admin)
     templates.reset_template(session, row, name)

@@ -6,19 +6,22 @@ import io
 import tempfile
 from typing import BinaryIO, cast
 
-from fastapi import APIRouter, Request, status
+from fastapi import Request, status
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from keeper.api.access import SIGNED_URL
 from keeper.api.deps import RuntimeDep, SessionDep
+from keeper.api.routing import api_router, max_body
+from keeper.domain.limits import FORM_BODY_BYTES, MAX_FILE_BYTES
 from keeper.services.errors import Invalid, KeeperError
 from keeper.services.form_uploads import FormFile, receive_form_post
 from keeper.services.lookup import get_org
 from keeper.services.runtime import Runtime
 from keeper.storage import ObjectStore
 
-router = APIRouter(prefix="/uploads", tags=["uploads"])
+router = api_router(prefix="/uploads", tags=["uploads"])
 
 #: Bodies up to this size stay in memory; larger ones spill to disk.
 _SPOOL_BYTES = 8 * 1024 * 1024
@@ -31,7 +34,12 @@ class TooLarge(KeeperError):
     error_type = "too_large"
 
 
-@router.put("/{token}", status_code=status.HTTP_204_NO_CONTENT)
+@router.put(
+    "/{token}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[SIGNED_URL],
+    openapi_extra=max_body(MAX_FILE_BYTES),
+)
 async def put_object(
     token: str, request: Request, session: SessionDep, runtime: RuntimeDep
 ) -> None:
@@ -67,7 +75,12 @@ def _org_store(session: Session, runtime: Runtime, slug: str) -> ObjectStore:
         session.close()
 
 
-@router.post("/form/{token}", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/form/{token}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[SIGNED_URL],
+    openapi_extra=max_body(FORM_BODY_BYTES),
+)
 async def post_form(
     token: str, request: Request, session: SessionDep, runtime: RuntimeDep
 ) -> None:

@@ -37,14 +37,11 @@ class Caller:
         return f"{self.username} ({who})" if self.username else who
 
 
-def open_session(
-    session: Session, runtime: Runtime, *, secret: str, username: str | None
-) -> str:
-    """A session token for the keeper token ``secret``."""
-    principal = authenticate(session, secret)
+def open_session(runtime: Runtime, caller: Caller) -> str:
+    """A session token for the keeper token ``caller`` authenticated with."""
     expires = int(time.time()) + _SESSION_SECONDS
     sealed = runtime.signer.seal(
-        _PURPOSE, [principal.token_id, username or "", expires]
+        _PURPOSE, [caller.principal.token_id, caller.username or "", expires]
     )
     return SESSION_PREFIX + sealed
 
