@@ -7,6 +7,7 @@ clients reading them are released and cannot change.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,6 +15,7 @@ from keeper import __version__
 from keeper.api.present import product_url
 from keeper.config import Settings
 from keeper.db import Build, Organization, Product
+from keeper.domain.limits import MAX_GIT_REFS, MAX_MANIFEST_FILES, MAX_PATH_BYTES
 from keeper.services.compat.register import CompatRegistration
 from keeper.storage import PostTarget
 
@@ -49,9 +51,11 @@ class BuildRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    git_refs: list[str] | None = None
-    git_ref: str | None = None
-    directories: list[str] = Field(default_factory=lambda: ["/"])
+    git_refs: list[str] | None = Field(default=None, max_length=MAX_GIT_REFS)
+    git_ref: str | None = Field(default=None, max_length=255)
+    directories: list[Annotated[str, Field(max_length=MAX_PATH_BYTES)]] = Field(
+        default_factory=lambda: ["/"], max_length=MAX_MANIFEST_FILES
+    )
     github_requester: str | None = Field(default=None, max_length=100)
 
     def refs(self) -> list[str]:

@@ -29,6 +29,7 @@ from starlette.types import Message, Receive
 
 from keeper.api.access import ACCESS_KEY, ADMITTED, Rule, admit, rule_of
 from keeper.api.errors import error_response
+from keeper.domain.json_values import deeper_than
 from keeper.domain.limits import DEFAULT_BODY_BYTES
 from keeper.services.errors import KeeperError
 
@@ -160,7 +161,7 @@ def parse_json(body: bytes) -> Any:
         )
     except RecursionError:
         raise json.JSONDecodeError(_TOO_DEEP, text, 0) from None
-    if _deeper_than(value, MAX_BODY_DEPTH):
+    if deeper_than(value, MAX_BODY_DEPTH):
         raise json.JSONDecodeError(_TOO_DEEP, text, 0)
     return value
 
@@ -181,21 +182,3 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _no_constants(name: str) -> Any:
     raise json.JSONDecodeError(f"{name} is not a JSON number", "", 0)
-
-
-def _deeper_than(value: Any, limit: int) -> bool:
-    """Whether ``value`` nests more than ``limit`` levels (no recursion:
-    the value may be deep)."""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        if depth > limit:
-            return True
-        stack.extend((child, depth + 1) for child in children)
-    return False

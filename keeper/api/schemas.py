@@ -17,6 +17,14 @@ from pydantic import (
 )
 
 from keeper.db import EditionKind, Role
+from keeper.domain.json_values import compact_size, deeper_than
+from keeper.domain.limits import (
+    MAX_CI_BYTES,
+    MAX_GIT_REFS,
+    MAX_JSON_DEPTH,
+    MAX_SETTINGS_BYTES,
+    MAX_TRACKING_PARAMS_BYTES,
+)
 from keeper.edge.redirects import MAX_RULES, RedirectError, make_rule
 from keeper.edge.rules import RESERVED_EDITION_SLUGS
 from keeper.storage.base import InvalidKey, validate_key
@@ -45,13 +53,56 @@ Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 Md5 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 
 
+def _bounded_json(limit: int) -> AfterValidator:
+    """A free-form JSON value of at most ``limit`` bytes (compact) and
+    :data:`~keeper.domain.limits.MAX_JSON_DEPTH` levels: it is stored, and
+    shown to every reader of the resource."""
+
+    def check(value: Any) -> Any:
+        if deeper_than(value, MAX_JSON_DEPTH):
+            raise ValueError(f"nests deeper than {MAX_JSON_DEPTH} levels")
+        size = compact_size(value)
+        if size > limit:
+            raise ValueError(f"takes {size} bytes as JSON; the limit is {limit}")
+        return value
+
+    return AfterValidator(check)
+
+
+#: A build's CI annotations (commit, run URL, pull request …).
+CiAnnotations = Annotated[dict[str, Any], _bounded_json(MAX_CI_BYTES)]
+TrackingParams = Annotated[dict[str, Any], _bounded_json(MAX_TRACKING_PARAMS_BYTES)]
+SettingsJson = Annotated[dict[str, Any], _bounded_json(MAX_SETTINGS_BYTES)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _not_null_unless_nullable(schema: dict[str, Any], model: type) -> None:
+    """Document a patch's fields as they are validated: a field outside
+    ``nullable`` may be left out, but is never ``null``."""
+    nullable: frozenset[str] = getattr(model, "nullable", frozenset())
+    for name, prop in schema.get("properties", {}).items():
+        if name in nullable or "anyOf" not in prop:
+            continue
+        kinds = [k for k in prop["anyOf"] if k != {"type": "null"}]
+        if prop.get("default", ...) is None:
+            del prop["default"]
+        if len(kinds) == 1:
+            del prop["anyOf"]
+            prop.update(kinds[0])
+        else:
+            prop["anyOf"] = kinds
 
 
 class _Patch(_Strict):
     """A partial update: omitted fields stay; ``null`` only where allowed."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra=_not_null_unless_nullable,
+    )
     nullable: ClassVar[frozenset[str]] = frozenset()
 
     @model_validator(mode="after")
@@ -71,7 +122,7 @@ class OrgCreate(_Strict):
     url_layout: UrlLayout = "subdomain"
     storage_url: str | None = Field(default=None, max_length=1000)
     cdn_kind: CdnKind = "none"
-    cdn_settings: dict[str, Any] = Field(default_factory=dict)
+    cdn_settings: SettingsJson = Field(default_factory=dict)
 
 
 class OrgUpdate(_Patch):
@@ -84,7 +135,7 @@ class OrgUpdate(_Patch):
     url_layout: UrlLayout | None = None
     storage_url: str | None = Field(default=None, max_length=1000)
     cdn_kind: CdnKind | None = None
-    cdn_settings: dict[str, Any] | None = None
+    cdn_settings: SettingsJson | None = None
 
 
 class OrgPublic(BaseModel):
@@ -152,9 +203,11 @@ class EditionCreate(_Strict):
     slug: EditionSlug
     title: str | None = Field(default=None, max_length=200)
     kind: EditionKind = EditionKind.draft
-    tracking_mode: str = "git_ref"
-    tracking_params: dict[str, Any] = Field(default_factory=dict)
-    build: str | None = Field(default=None, description="point at this build now")
+    tracking_mode: str = Field(default="git_ref", max_length=32)
+    tracking_params: TrackingParams = Field(default_factory=dict)
+    build: str | None = Field(
+        default=None, max_length=32, description="point at this build now"
+    )
     hidden: bool = False
 
 
@@ -162,9 +215,11 @@ class EditionUpdate(_Patch):
     slug: EditionSlug | None = None
     title: str | None = Field(default=None, min_length=1, max_length=200)
     kind: EditionKind | None = None
-    tracking_mode: str | None = None
-    tracking_params: dict[str, Any] | None = None
-    build: str | None = Field(default=None, description="point at this build now")
+    tracking_mode: str | None = Field(default=None, max_length=32)
+    tracking_params: TrackingParams | None = None
+    build: str | None = Field(
+        default=None, max_length=32, description="point at this build now"
+    )
     hidden: bool | None = None
 
 
@@ -183,7 +238,7 @@ class EditionPublic(BaseModel):
 
 
 class RollbackRequest(_Strict):
-    build: str
+    build: str = Field(max_length=32)
 
 
 class HistoryEntry(BaseModel):
@@ -234,13 +289,15 @@ GitRef = Annotated[
 
 class BuildCreate(_Strict):
     git_ref: GitRef
-    git_refs: list[GitRef] | None = None
+    git_refs: list[GitRef] | None = Field(
+        default=None, min_length=1, max_length=MAX_GIT_REFS
+    )
     alternate_name: (
         Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
         | None
     ) = None
     manifest: Annotated[list[ManifestFile], AfterValidator(_unique_paths)]
-    ci: dict[str, Any] = Field(default_factory=dict)
+    ci: CiAnnotations = Field(default_factory=dict)
 
 
 class BuildUpdate(_Strict):

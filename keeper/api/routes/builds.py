@@ -18,7 +18,7 @@ from keeper.api.schemas import (
     UploadInstruction,
     UploadRenewal,
 )
-from keeper.db import Build
+from keeper.db import Build, BuildStatus
 from keeper.domain.limits import MANIFEST_BODY_BYTES
 from keeper.services.builds.confirm import confirm_build
 from keeper.services.builds.delete import delete_build
@@ -109,8 +109,8 @@ def list_builds(
     page: PageDep,
     request: Request,
     response: Response,
-    git_ref: Annotated[str | None, Query()] = None,
-    status_: Annotated[str | None, Query(alias="status")] = None,
+    git_ref: Annotated[str | None, Query(max_length=255)] = None,
+    status_: Annotated[BuildStatus | None, Query(alias="status")] = None,
 ) -> list[BuildPublic]:
     p = get_product(session, get_org(session, org), product)
     query = select(Build).where(Build.product_id == p.id)
