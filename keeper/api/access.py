@@ -15,12 +15,12 @@ tests and schemathesis read.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
 
 from fastapi import Depends, Request, Security
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBearer
 from fastapi.security.http import HTTPBasicCredentials
 from sqlalchemy.engine import Engine
@@ -227,17 +227,15 @@ def rule_of(route: APIRoute) -> Rule | None:
     return found[0] if len(found) == 1 else None
 
 
-def check_routes(routes: Iterable[BaseRoute]) -> None:
-    """Refuse to start with an API route that is not a gated one (a router
-    made without :func:`keeper.api.routing.api_router`)."""
+def check_routes(routes: Sequence[BaseRoute]) -> None:
+    """Refuse to start with an API route that is not a gated one (from a
+    router made without :func:`keeper.api.routing.api_router`)."""
     from keeper.api.routing import KeeperRoute
 
-    for route in routes:
-        nested = getattr(route, "original_router", None)
-        if nested is not None:
-            check_routes(nested.routes)
-        elif isinstance(route, APIRoute) and not isinstance(route, KeeperRoute):
+    for context in iter_route_contexts(routes):
+        route = context.original_route
+        if isinstance(route, APIRoute) and not isinstance(route, KeeperRoute):
             raise RuntimeError(
-                f"{route.path} is not gated: make its router with "
+                f"{context.path} is not gated: make its router with "
                 "keeper.api.routing.api_router"
             )
