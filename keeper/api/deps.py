@@ -12,7 +12,6 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from keeper.domain.limits import MAX_ID
-from keeper.services.errors import Invalid
 from keeper.services.pagination import Page, PageResult
 from keeper.services.runtime import Runtime
 
@@ -34,13 +33,22 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 def get_page(
     request: Request,
-    limit: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    limit: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=MAX_ID,
+            description="items per page; more than the server's maximum "
+            "(KEEPER_MAX_PAGE_SIZE) gives that maximum",
+        ),
+    ] = None,
     after: Annotated[int | None, Query(ge=0, le=MAX_ID, description="cursor")] = None,
 ) -> Page:
     settings = request.app.state.runtime.settings
-    if limit is not None and limit > settings.max_page_size:
-        raise Invalid(f"limit may be at most {settings.max_page_size}")
-    return Page(limit=limit or settings.default_page_size, after=after)
+    # Clamped rather than refused, as GitHub's per_page is: a client asking
+    # for everything gets the most the server gives, and the Link header.
+    size = min(limit or settings.default_page_size, settings.max_page_size)
+    return Page(limit=size, after=after)
 
 
 PageDep = Annotated[Page, Depends(get_page)]

@@ -25,7 +25,14 @@ from keeper.domain.limits import (
     MAX_SETTINGS_BYTES,
     MAX_TRACKING_PARAMS_BYTES,
 )
-from keeper.edge.redirects import MAX_RULES, RedirectError, make_rule
+from keeper.edge.redirects import (
+    MAX_RULES,
+    SOURCE_PATTERN,
+    STATUSES,
+    TARGET_PATTERN,
+    RedirectError,
+    make_rule,
+)
 from keeper.edge.rules import RESERVED_EDITION_SLUGS
 from keeper.storage.base import InvalidKey, validate_key
 
@@ -157,9 +164,15 @@ class RedirectRule(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    source: str = Field(alias="from", max_length=1000)
-    target: str = Field(alias="to", max_length=2000)
-    status: int = 301
+    # The schema states make_rule's rules as patterns; make_rule checks
+    # them, with messages that say what is wrong.
+    source: str = Field(
+        alias="from", max_length=1000, json_schema_extra={"pattern": SOURCE_PATTERN}
+    )
+    target: str = Field(
+        alias="to", max_length=2000, json_schema_extra={"pattern": TARGET_PATTERN}
+    )
+    status: int = Field(default=301, json_schema_extra={"enum": [*sorted(STATUSES)]})
 
     @model_validator(mode="after")
     def _usable(self) -> Self:

@@ -32,6 +32,14 @@ STATUSES = frozenset({301, 302, 303, 307, 308})
 #: for every request of the build.
 MAX_RULES = 1000
 _SAFE_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()+,;=:@%/*-]*$")
+_SAFE = r"[A-Za-z0-9._~!$&'()+,;=:@%/-]"
+#: What :func:`make_rule` takes as ``from`` and as ``to``, as patterns (ECMA
+#: and Python regex alike) for the API's schema. One thing they cannot say:
+#: ``:splat`` in ``to`` needs a ``*`` in ``from``.
+SOURCE_PATTERN = rf"^(?!.*//)(?!(?:.*/)?\.\.(?:/|$))/(?:{_SAFE}*|(?:{_SAFE}*/)?\*)$"
+TARGET_PATTERN = (
+    rf"^(?!//)(?:/{_SAFE}*|https?://[A-Za-z0-9.-]+(?::[0-9]+)?(?:/{_SAFE}*)?)$"
+)
 _SAFE_URL = re.compile(
     r"^https?://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._~!$&'()+,;=:@%/*-]*)?$"
 )

@@ -89,7 +89,7 @@ def update_edition(
     lock_product(session, product)
     if "slug" in changes and changes["slug"] != edition.slug:
         if edition.slug == MAIN_EDITION or changes["slug"] == MAIN_EDITION:
-            raise Invalid(f"{MAIN_EDITION!r} cannot be renamed or taken")
+            raise Conflict(f"{MAIN_EDITION!r} cannot be renamed or taken")
         if find_edition(session, product, changes["slug"]) is not None:
             raise Conflict(f"edition {changes['slug']!r} already exists")
     if "tracking_mode" in changes or "tracking_params" in changes:

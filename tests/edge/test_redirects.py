@@ -5,8 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from keeper.edge.redirects import (
+    SOURCE_PATTERN,
+    TARGET_PATTERN,
     RedirectError,
     Rule,
     join_target,
@@ -90,3 +94,28 @@ def test_targets_are_relative_to_where_the_build_is_served() -> None:
     assert join_target("/v/2.3", "/new.html") == "/v/2.3/new.html"
     assert join_target("", "/new.html") == "/new.html"
     assert join_target("/v/2.3", "https://example.org/") == "https://example.org/"
+
+
+# The API documents what make_rule takes as two patterns; clients (and
+# schemathesis) generate rules from them, so they must agree with it.
+
+
+@settings(max_examples=300, deadline=None)
+@given(source=st.from_regex(SOURCE_PATTERN, fullmatch=True))
+def test_every_documented_source_makes_a_rule(source: str) -> None:
+    assert make_rule(source, "/t").source == source
+
+
+@settings(max_examples=300, deadline=None)
+@given(target=st.from_regex(TARGET_PATTERN, fullmatch=True))
+def test_every_documented_target_makes_a_rule(target: str) -> None:
+    assert make_rule("/a/*", target).target == target
+
+
+@pytest.mark.parametrize(
+    "source", ["/docs*", "//x", "/../x", "/a/..", "/a/*/b", "docs", "/a b", '/a"b']
+)
+def test_sources_make_rule_refuses_do_not_match_the_pattern(source: str) -> None:
+    with pytest.raises(RedirectError):
+        make_rule(source, "/t")
+    assert re.fullmatch(SOURCE_PATTERN, source) is None
