@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,12 +28,14 @@ def keeper_binary() -> str:
 
 @dataclass(frozen=True)
 class ServedKeeper:
-    """A running keeper: its URL, an HTTP client on it, its working folder."""
+    """A running keeper: its URL, an HTTP client on it, its working folder
+    and its process."""
 
     url: str
     client: httpx.Client
     workdir: Path
     token: str = BOOTSTRAP
+    process: subprocess.Popen[bytes] | None = None
 
     def auth(self, token: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {token or self.token}"}
@@ -55,7 +58,9 @@ def served_keeper(
     workdir.mkdir(parents=True, exist_ok=True)
     command = [keeper_binary(), "serve", "--host", "127.0.0.1", "--port", str(port)]
     with (
-        running_server(command, f"{url}/api", name="keeper", env=full_env, cwd=workdir),
+        running_server(
+            command, f"{url}/api", name="keeper", env=full_env, cwd=workdir
+        ) as process,
         httpx.Client(base_url=url, timeout=30) as client,
     ):
-        yield ServedKeeper(url, client, workdir)
+        yield ServedKeeper(url, client, workdir, process=process)
