@@ -22,6 +22,7 @@ the worker runs code an org admin wrote.
 
 from __future__ import annotations
 
+import atexit
 import builtins
 import hashlib
 import json
@@ -81,10 +82,12 @@ class Budget:
         """The budget ``what`` (``cpu``, ``time``, ``memory``, ``output``)
         in words."""
         return {
-            "cpu": f"more than {self.cpu_seconds} s of CPU time",
-            "time": f"more than {self.wall_seconds:g} s",
-            "memory": f"more than {self.memory_bytes // limits.MIB} MiB of memory",
-            "output": f"a page over {self.page_bytes // limits.MIB} MiB",
+            "cpu": f"used more than {self.cpu_seconds} s of CPU time",
+            "time": f"took more than {self.wall_seconds:g} s",
+            "memory": (
+                f"needed more than {self.memory_bytes // limits.MIB} MiB of memory"
+            ),
+            "output": f"made a page over {self.page_bytes // limits.MIB} MiB",
         }.get(what, what)
 
 
@@ -397,6 +400,9 @@ class _Pool:
 
 _pool: _Pool | None = None
 _pool_lock = threading.Lock()
+# Idle workers would leave by themselves once keeper's end of their socket
+# closes; a looping one only when its budget runs out.
+atexit.register(stop_workers)
 
 
 def _get_pool() -> _Pool:

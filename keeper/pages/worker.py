@@ -19,6 +19,7 @@ import signal
 import time
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
+from typing import Any
 
 from keeper.pages.budget import ERROR, PAGE, READY, SPENT, describe_error
 from keeper.pages.render import render_template
@@ -33,13 +34,17 @@ def main(argv: Sequence[str]) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     conn = Connection(fd)
     conn.send_bytes(READY)
+    # A product's pages share their data: read it once, not once a page.
+    last: tuple[bytes, Any] = (b"", None)
     while True:
         try:
             header, shared = conn.recv_bytes(), conn.recv_bytes()
         except EOFError:  # keeper is gone or done with this worker
             return
         template, extra, cpu_seconds, page_bytes = pickle.loads(header)
-        overrides, context = pickle.loads(shared)
+        if shared != last[0]:
+            last = (shared, pickle.loads(shared))
+        overrides, context = last[1]
         _limit_cpu(cpu_seconds)
         try:
             html = render_template(overrides, template, {**context, **extra})
