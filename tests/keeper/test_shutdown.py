@@ -5,6 +5,7 @@ SIGKILL 10 to 30 s after SIGTERM; before, keeper waited for ever."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import socket
 import subprocess
@@ -17,7 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.publishing import register
+from tests.publishing import publish, register, site
 from tests.served import ServedKeeper, served_keeper
 
 #: The issue asks for "a few seconds"; keeper's own deadline is 3 s for
@@ -66,6 +67,17 @@ def gone(pid: int) -> bool:
     return state == "Z"
 
 
+def wait_for_worker(pid: int) -> set[int]:
+    """The render workers of keeper ``pid`` once it has one."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        workers = children(pid)
+        if workers:
+            return workers
+        time.sleep(0.2)
+    pytest.fail("keeper started no render worker")
+
+
 def terminate(process: subprocess.Popen[bytes]) -> tuple[int, float]:
     """SIGTERM; the exit status and how long it took (killed at the bound)."""
     started = time.monotonic()
@@ -102,12 +114,7 @@ def test_sigterm_ends_keeper_while_a_request_is_stuck_rendering(
     request.start()
     # The request is stuck in a thread of keeper's pool, waiting on a
     # render worker that loops.
-    deadline = time.monotonic() + 30
-    workers: set[int] = set()
-    while not workers and time.monotonic() < deadline:
-        time.sleep(0.2)
-        workers = children(keeper.process.pid)
-    assert workers, "keeper started no render worker"
+    workers = wait_for_worker(keeper.process.pid)
     request.join(timeout=2)
     assert request.is_alive(), f"the request was not stuck: {answered}"
 
@@ -147,4 +154,45 @@ def test_sigterm_ends_keeper_while_an_upload_streams_slowly(
             time.sleep(0.2)
             conn.sendall(data[:100])
         code, _took = terminate(keeper.process)
+    assert code == -signal.SIGTERM
+
+
+def test_sigterm_ends_keeper_while_its_start_rewrites_pages(
+    served: ServedKeeper,
+) -> None:
+    """At start keeper rewrites every product's pages in a thread; with an
+    org template that runs away on a real product, that thread waits on a
+    render worker."""
+    keeper = served
+    assert keeper.process is not None
+    for n in range(5):
+        publish(keeper.client, BASE, keeper.auth(), site(f"b{n}"), git_ref=f"b{n}")
+    # Fine on the sample product (one build); the rewrite of this product's
+    # pages that follows the change is stuck, and ends with the process.
+    source = (
+        "{% for a in range(10 ** builds_total) %}"
+        "{% for b in range(10 ** builds_total) %}{% endfor %}{% endfor %}"
+    )
+    url = f"{keeper.url}/api/orgs/lsst/templates/builds.html"
+
+    def put_template() -> None:
+        with contextlib.suppress(httpx.HTTPError):  # cut off by the shutdown
+            httpx.put(url, headers=keeper.auth(), json={"source": source}, timeout=60)
+
+    threading.Thread(target=put_template, daemon=True).start()
+    deadline = time.monotonic() + 30
+    while not keeper.client.get(url).json()["overridden"]:
+        assert time.monotonic() < deadline, "the template was not stored"
+        time.sleep(0.2)
+    wait_for_worker(keeper.process.pid)
+    code, _took = terminate(keeper.process)
+    assert code == -signal.SIGTERM
+
+    env = {"KEEPER_TEMPLATE_CPU_SECONDS": "60", "KEEPER_TEMPLATE_WALL_SECONDS": "300"}
+    with served_keeper(keeper.workdir, env) as again:
+        assert again.process is not None
+        r = again.client.get("/api/orgs/lsst/templates/builds.html")
+        assert r.json()["overridden"] is True  # stored before the rewrite
+        wait_for_worker(again.process.pid)
+        code, _took = terminate(again.process)
     assert code == -signal.SIGTERM
