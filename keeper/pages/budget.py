@@ -23,7 +23,6 @@ the worker runs code an org admin wrote.
 from __future__ import annotations
 
 import atexit
-import builtins
 import hashlib
 import json
 import logging
@@ -40,9 +39,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
-from jinja2 import exceptions as jinja_errors
-
 from keeper.domain import limits
+from keeper.pages.wire import ERROR, PAGE, READY, SPENT, rebuild_error
 
 if TYPE_CHECKING:
     from keeper.config import Settings
@@ -51,12 +49,6 @@ log = logging.getLogger(__name__)
 
 #: Seconds a new worker may take to start (import Jinja, set its limits).
 START_SECONDS = 20.0
-#: An error's message is cut to this many characters: it names a value the
-#: template built, which may be huge.
-MAX_ERROR_CHARS = 2000
-
-#: Frames a worker sends: ready, a page, a template's error, a budget spent.
-READY, PAGE, ERROR, SPENT = b"R", b"P", b"E", b"B"
 
 
 @dataclass(frozen=True)
@@ -104,7 +96,8 @@ class BudgetExceeded(Exception):
 
 class RendererUnavailable(Exception):
     """No worker could render: keeper is shutting down, or a worker would
-    not start. Not the template's fault, so nothing falls back for it."""
+    not start. Not the template's fault: keeper's own pages do not replace
+    the org's in the store for it."""
 
 
 def configure(budget: Budget) -> None:
@@ -116,10 +109,6 @@ def configure(budget: Budget) -> None:
         old, _pool = _pool, _Pool(budget)
     if old is not None:
         old.close()
-
-
-def current_budget() -> Budget:
-    return _get_pool().budget
 
 
 def render(
@@ -419,79 +408,3 @@ def _default_budget() -> Budget:
     from keeper.config import get_settings
 
     return Budget.from_settings(get_settings())
-
-
-# -- errors across the process boundary ----------------------------------------
-
-_JINJA_ERRORS: dict[str, type[jinja_errors.TemplateError]] = {
-    cls.__name__: cls
-    for cls in (
-        jinja_errors.TemplateError,
-        jinja_errors.TemplateRuntimeError,
-        jinja_errors.UndefinedError,
-        jinja_errors.SecurityError,
-        jinja_errors.FilterArgumentError,
-    )
-}
-
-
-def describe_error(exc: BaseException) -> dict[str, Any]:
-    """What the worker tells keeper of a template's error (JSON)."""
-    found: dict[str, Any] = {
-        "type": type(exc).__name__,
-        "module": type(exc).__module__,
-        "message": _cut(str(exc)),
-    }
-    if isinstance(exc, jinja_errors.TemplateSyntaxError):
-        found.update(
-            message=_cut(exc.message or ""),
-            lineno=exc.lineno,
-            name=exc.name,
-            filename=exc.filename,
-        )
-    elif isinstance(exc, jinja_errors.TemplateNotFound):
-        found.update(message=_cut(exc.message or ""), name=_cut(str(exc.name)))
-    if all(isinstance(a, str | int | float | bool | None) for a in exc.args):
-        found["args"] = [_cut(a) if isinstance(a, str) else a for a in exc.args]
-    return found
-
-
-def rebuild_error(found: Mapping[str, Any]) -> Exception:
-    """The worker's :func:`describe_error` as an exception of the same kind:
-    Jinja's own errors and Python's built-in ones keep their class."""
-    name, module = str(found.get("type")), str(found.get("module"))
-    message = str(found.get("message", ""))
-    if module.startswith("jinja2"):
-        if name in ("TemplateSyntaxError", "TemplateAssertionError"):
-            cls = getattr(jinja_errors, name)
-            lineno = found.get("lineno")
-            return cls(
-                message,
-                lineno if isinstance(lineno, int) else 0,
-                _str_or_none(found.get("name")),
-                _str_or_none(found.get("filename")),
-            )
-        if name in ("TemplateNotFound", "TemplatesNotFound"):
-            return jinja_errors.TemplateNotFound(
-                str(found.get("name", "")), message or None
-            )
-        if name in _JINJA_ERRORS:
-            return _JINJA_ERRORS[name](message)
-    if module == "builtins":
-        cls = getattr(builtins, name, None)
-        if isinstance(cls, type) and issubclass(cls, Exception):
-            try:
-                return cls(*found.get("args", [message]))
-            except Exception:  # noqa: BLE001 - then keep the message only
-                return cls(message)
-    return jinja_errors.TemplateRuntimeError(f"{name}: {message}")
-
-
-def _cut(text: str) -> str:
-    if len(text) <= MAX_ERROR_CHARS:
-        return text
-    return text[:MAX_ERROR_CHARS] + f"… ({len(text)} characters)"
-
-
-def _str_or_none(value: object) -> str | None:
-    return value if isinstance(value, str) else None

@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
-from keeper.pages.budget import ERROR, PAGE, READY, SPENT, describe_error
 from keeper.pages.render import render_template
+from keeper.pages.wire import ERROR, PAGE, READY, SPENT, describe_error
 
 
 def main(argv: Sequence[str]) -> None:
