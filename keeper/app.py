@@ -31,9 +31,14 @@ from keeper.db.migrate import upgrade
 from keeper.edge.app import EdgeApp
 from keeper.edge.configs import keep_edges_current
 from keeper.edge.dispatch import HostDispatch
+from keeper.pages import budget
 from keeper.pages.publish import keep_pages_current, write_all_pages
 from keeper.services.auth import ensure_bootstrap_token
 from keeper.services.runtime import Runtime
+
+#: Seconds shutdown waits for the page writer to finish its product (it is
+#: a daemon thread: past that, it just ends with the process).
+_STOP_SECONDS = 1.0
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -41,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        budget.configure(budget.Budget.from_settings(settings))
         engine = make_engine(settings.database_url)
         upgrade(engine)
         if settings.bootstrap_token is not None:
@@ -57,17 +63,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         keep_pages_current(engine, app.state.runtime)
         keep_edges_current(engine, app.state.runtime)
         # Products published before this keeper started (by an older
-        # version, or while their store was down) get their pages now,
-        # without holding up the start.
+        # version, while their store was down, or while keeper stopped)
+        # get their pages now, without holding up the start.
+        stop = threading.Event()
         catch_up = threading.Thread(
             target=write_all_pages,
             args=(engine, app.state.runtime),
+            kwargs={"stop": stop},
             name="keeper-pages",
             daemon=True,
         )
         catch_up.start()
+        app.state.pages_catch_up = catch_up
         yield
-        catch_up.join(timeout=30)
+        # Shutting down must not wait on work: the page writer stops after
+        # its current product, and org templates being rendered stop now
+        # (their pages are written again at the next start).
+        stop.set()
+        budget.stop_workers()
+        catch_up.join(timeout=_STOP_SECONDS)
         engine.dispose()
 
     app = FastAPI(

@@ -31,19 +31,15 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", envvar="KEEPER_HOST", show_default=True)
 @click.option("--port", default=8000, type=int, envvar="KEEPER_PORT", show_default=True)
-@click.option("--workers", default=1, type=int, show_default=True)
+@click.option("--workers", default=1, type=click.IntRange(min=1), show_default=True)
 def serve(host: str, port: int, workers: int) -> None:
-    """Serve the API (the schema is created or migrated first)."""
-    import uvicorn
+    """Serve the API (the schema is created or migrated first).
 
-    uvicorn.run(
-        "keeper.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=True,
-    )
+    SIGTERM or Ctrl+C stops it: requests get KEEPER_SHUTDOWN_SECONDS to
+    finish, and the process ends a few seconds later whatever still runs."""
+    from keeper.serving import run
+
+    raise SystemExit(run(host=host, port=port, workers=workers))
 
 
 @main.command()

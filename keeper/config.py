@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from keeper.domain import limits
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KEEPER_", extra="ignore")
@@ -36,6 +38,21 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=100, ge=1, le=1000)
     #: Default page size of list endpoints.
     default_page_size: int = Field(default=50, ge=1, le=1000)
+    #: The budget of one page rendered from an org's own templates (they run
+    #: in worker processes; see ``keeper.pages.budget`` and the reasons for
+    #: each default in ``keeper.domain.limits``): CPU seconds, seconds by the
+    #: clock, the worker's address space in MiB, and how many workers.
+    template_cpu_seconds: int = Field(default=limits.TEMPLATE_CPU_SECONDS, ge=1, le=60)
+    template_wall_seconds: float = Field(
+        default=limits.TEMPLATE_WALL_SECONDS, gt=0, le=300
+    )
+    template_memory_mib: int = Field(
+        default=limits.TEMPLATE_MEMORY_BYTES // limits.MIB, ge=128, le=64 * 1024
+    )
+    template_workers: int = Field(default=limits.TEMPLATE_WORKERS, ge=1, le=64)
+    #: Seconds ``keeper serve`` lets requests finish after SIGTERM or Ctrl+C;
+    #: it exits at most ``SHUTDOWN_MARGIN_SECONDS`` later, whatever runs.
+    shutdown_seconds: int = Field(default=limits.SHUTDOWN_SECONDS, ge=0, le=600)
 
 
 @lru_cache

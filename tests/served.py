@@ -28,7 +28,8 @@ def keeper_binary() -> str:
 
 @dataclass(frozen=True)
 class ServedKeeper:
-    """A running keeper: its URL, an HTTP client on it, its working folder."""
+    """A running keeper: its URL, an HTTP client on it, its working folder
+    and its process."""
 
     url: str
     client: httpx.Client

@@ -8,8 +8,9 @@ from sqlalchemy import JSON, Column, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from keeper.db.types import UTCDateTime, utcnow
+from keeper.domain.editions import MAIN_EDITION
 
-MAIN_EDITION = "__main"
+__all__ = ["MAIN_EDITION", "Edition", "EditionHistory", "EditionKind"]
 
 
 class EditionKind(StrEnum):

@@ -69,3 +69,48 @@ MAX_JSON_DEPTH = 8
 MAX_ID = 2**63 - 1
 #: Validation errors named in one 422; the rest are counted.
 MAX_REPORTED_ERRORS = 20
+
+# -- org templates (keeper.pages.budget) -------------------------------------
+#
+# An org's own templates render in a worker process with these budgets; a
+# template over any of them is refused (422) when it is set and replaced by
+# keeper's own at publish. Keeper's own templates render the largest product
+# we plan for (1,000 editions, 500 builds: 0.4 MB of HTML) in about 0.13 s of
+# CPU, and a page of an org that overrides a template costs about 1 ms more
+# (see tests/pages/test_budget.py).
+
+#: CPU seconds one page may take: fifteen times what keeper's own templates
+#: need for the largest product, and the most a publish waits on a template
+#: that loops. Whole seconds, as the kernel counts them (RLIMIT_CPU).
+TEMPLATE_CPU_SECONDS = 2
+#: Seconds one page may take by the clock, worker start included: above the
+#: CPU budget so that a busy machine does not refuse a template that is fine.
+TEMPLATE_WALL_SECONDS = 5.0
+#: Address space of a render worker. Python with Jinja takes about 26 MiB
+#: and the largest product's listing and pages a few more; 512 MiB is ample,
+#: and ``'%0999999999d' % 1`` (a 1 GB string) fails at once.
+TEMPLATE_MEMORY_BYTES = 512 * MIB
+#: One rendered page: forty times the largest product's dashboard.
+TEMPLATE_PAGE_BYTES = 16 * MIB
+#: Render workers per keeper process: pages are rendered by whichever
+#: request or job committed, rarely more than two at once on one process.
+TEMPLATE_WORKERS = 2
+#: Products on which one set of org templates may exceed its budget before
+#: keeper stops trying that set on the org's other products; a product on
+#: which it did is not tried again either. Without this, every publish and
+#: every change to an org with many products would wait out the budget
+#: once for each of them.
+TEMPLATE_STRIKES = 3
+#: How long such a verdict holds (changing a template ends it at once): a
+#: template refused on a busy machine gets another chance.
+TEMPLATE_STRIKE_SECONDS = 3600
+
+# -- shutdown ------------------------------------------------------------------
+
+#: Seconds ``keeper serve`` lets requests in flight finish after SIGTERM
+#: before it cuts them off: container platforms send SIGKILL 10 s (Docker) to
+#: 30 s (Kubernetes) after SIGTERM, and a reader's page takes milliseconds.
+SHUTDOWN_SECONDS = 3
+#: Seconds after that when the process ends even if something (a thread, a
+#: hung lifespan) still holds it.
+SHUTDOWN_MARGIN_SECONDS = 2

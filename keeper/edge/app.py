@@ -237,7 +237,12 @@ async def _serve_generated(
 async def _not_found(site: Site, scope: rules.Scope, head: bool, send: Send) -> None:
     headers = rules.headers(site.view, scope, 404)
     headers["Content-Type"] = HTML
-    await _respond(send, 404, headers, site.not_found_page(), head=head)
+    # Rendered once per site view: an org's template takes a worker's round
+    # trip, or up to its render budget, which the event loop must not wait.
+    page = site.cached_not_found_page or await anyio.to_thread.run_sync(
+        site.not_found_page
+    )
+    await _respond(send, 404, headers, page, head=head)
 
 
 def request_host(scope: Scope) -> str | None:

@@ -35,6 +35,7 @@ from keeper.db import Build, BuildFile, BuildStatus, Edition, Organization, Prod
 from keeper.edge import changes
 from keeper.edge.pages import platform_not_found
 from keeper.edge.site import SiteView, load_site, site_host
+from keeper.pages.budget import RendererUnavailable
 from keeper.services.stores import StoreProvider
 from keeper.services.templates import org_overrides
 from keeper.storage import ObjectStore
@@ -75,14 +76,34 @@ class Site:
     org_title: str = ""
     templates: Mapping[str, str] = field(default_factory=dict)
     _not_found: bytes | None = field(default=None, repr=False)
+    _not_found_lock: threading.Lock = field(
+        default_factory=threading.Lock, repr=False, compare=False
+    )
+
+    @property
+    def cached_not_found_page(self) -> bytes | None:
+        """The platform's 404 page if it was rendered already."""
+        return self._not_found
 
     def not_found_page(self) -> bytes:
-        if self._not_found is None:
-            page = platform_not_found(
-                self.view, org_title=self.org_title, templates=self.templates
-            )
-            self._not_found = page.encode()
-        return self._not_found
+        """The platform's 404 page for this product, rendered once per view.
+
+        With the org's own template it renders in a worker (up to the render
+        budget), so call it off the event loop unless
+        :attr:`cached_not_found_page` has it."""
+        with self._not_found_lock:  # one render, however many 404s wait
+            if self._not_found is None:
+                try:
+                    page = platform_not_found(
+                        self.view, org_title=self.org_title, templates=self.templates
+                    )
+                except RendererUnavailable:
+                    # Keeper is stopping: answer, but keep nothing.
+                    return platform_not_found(
+                        self.view, org_title=self.org_title
+                    ).encode()
+                self._not_found = page.encode()
+            return self._not_found
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,6 @@ editions exist and in what order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-
 from packaging.version import InvalidVersion, Version
 from sqlmodel import Session, col, func, select
 
@@ -23,62 +20,21 @@ from keeper.db import (
     Product,
 )
 from keeper.edge.site import site_host
+from keeper.pages.entries import BuildEntry, EditionEntry, Listing
 
 #: The build list shows this many of the newest builds.
 BUILDS_SHOWN = 500
 _RELEASE_KINDS = frozenset({EditionKind.release, EditionKind.major, EditionKind.minor})
 
-
-@dataclass(frozen=True)
-class EditionEntry:
-    slug: str
-    title: str
-    kind: str
-    #: Site-relative URL (``/`` or ``/v/<slug>/``, below the product root).
-    url: str
-    build: str
-    git_ref: str
-    #: When the edition last switched build.
-    updated: datetime
-    source_url: str | None
-    is_default: bool
-    #: ``default``, ``release`` or ``draft``: the dashboard's sections.
-    group: str
-    pr_number: int | None = None
-
-
-@dataclass(frozen=True)
-class BuildEntry:
-    public_id: str
-    url: str
-    git_ref: str
-    created: datetime
-    completed: datetime | None
-    file_count: int
-    total_size: int
-    editions: tuple[str, ...]
-    source_url: str | None
-    run_url: str | None
-    pr_number: int | None
-
-
-@dataclass(frozen=True)
-class Listing:
-    org: str
-    org_title: str
-    product: str
-    product_title: str
-    #: ``""`` (subdomain layout) or ``/<product>`` (path layout).
-    root: str
-    #: In reading order: default, releases newest first, then drafts.
-    editions: tuple[EditionEntry, ...]
-    #: Newest first, at most :data:`BUILDS_SHOWN`.
-    builds: tuple[BuildEntry, ...]
-    builds_total: int
-
-    @property
-    def default(self) -> EditionEntry | None:
-        return next((e for e in self.editions if e.is_default), None)
+__all__ = [
+    "BUILDS_SHOWN",
+    "BuildEntry",
+    "EditionEntry",
+    "Listing",
+    "load_listing",
+    "order_editions",
+    "source_url",
+]
 
 
 def load_listing(session: Session, org: Organization, product: Product) -> Listing:

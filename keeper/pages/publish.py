@@ -19,8 +19,9 @@ from conveyor.content_types import content_type_for
 from keeper.db import Organization, Product
 from keeper.edge import changes
 from keeper.edge.site import meta_prefix
+from keeper.pages.budget import RendererUnavailable
 from keeper.pages.listing import load_listing
-from keeper.pages.render import render_pages
+from keeper.pages.render import product_pages
 from keeper.services.runtime import Runtime
 from keeper.services.templates import org_overrides
 from keeper.storage.base import ObjectNotFound, ObjectStore
@@ -58,10 +59,15 @@ def write_pages(engine: Engine, runtime: Runtime, product_id: int) -> bool:
 
 
 def write_all_pages(
-    engine: Engine, runtime: Runtime, product_ids: Iterable[int] | None = None
+    engine: Engine,
+    runtime: Runtime,
+    product_ids: Iterable[int] | None = None,
+    *,
+    stop: threading.Event | None = None,
 ) -> int:
     """Write the pages of the given products (all when None); returns how
-    many were written. A failing product is logged and skipped."""
+    many were written. A failing product is logged and skipped. ``stop``
+    ends the work between two products (keeper is shutting down)."""
     if product_ids is None:
         with Session(engine) as session:
             product_ids = [
@@ -69,8 +75,14 @@ def write_all_pages(
             ]
     done = 0
     for product_id in product_ids:
+        if stop is not None and stop.is_set():
+            log.info("stopped writing pages after %d product(s)", done)
+            break
         try:
             done += write_pages(engine, runtime, product_id)
+        except RendererUnavailable as exc:
+            # Keeper is stopping; the next start writes them (see app.py).
+            log.warning("the pages of product %s were not written: %s", product_id, exc)
         except Exception:  # one product's store must not stop the others
             log.exception("writing the pages of product %s failed", product_id)
     return done
@@ -109,14 +121,9 @@ def _render(
         listing = load_listing(session, org, product)
         overrides = org_overrides(session, org.id)
         store = runtime.stores.for_org(org)
-    try:
-        pages = render_pages(listing, overrides)
-    except Exception:
-        # Templates are checked when they are set, but a template that
-        # fails on some product's data must not leave its pages stale.
-        log.exception("the org %s templates fail; using keeper's own", org.slug)
-        pages = render_pages(listing)
-    return store, meta_prefix(product.slug), pages
+    # No session is open while the org's templates render (up to their
+    # budget): a slow template must not hold a database connection.
+    return store, meta_prefix(product.slug), product_pages(listing, overrides)
 
 
 def _put_if_changed(store: ObjectStore, key: str, data: bytes) -> None:

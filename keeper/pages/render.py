@@ -1,11 +1,13 @@
-"""Turning a :class:`~keeper.pages.listing.Listing` into the bytes of a
+"""Turning a :class:`~keeper.pages.entries.Listing` into the bytes of a
 product's generated pages.
 
 HTML comes from Jinja2 templates that an org may override one by one
 (``base.html`` holds the shared layout and style). Org templates are written
 by org admins, not by whoever runs keeper, so every template renders in
-Jinja's sandbox. The switcher files are plain JSON built here, since their
-formats belong to the tools that read them.
+Jinja's sandbox, and pages that use an org's templates render in a worker
+process within a budget of time and memory (:mod:`keeper.pages.budget`).
+Keeper's own templates render here. The switcher files are plain JSON built
+here, since their formats belong to the tools that read them.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
-from keeper.db import MAIN_EDITION
-from keeper.pages.listing import EditionEntry, Listing
+from keeper.domain.editions import MAIN_EDITION
+from keeper.pages import budget
+from keeper.pages.budget import BudgetExceeded, RendererUnavailable
+from keeper.pages.entries import EditionEntry, Listing
 
 log = logging.getLogger(__name__)
 
@@ -94,18 +98,58 @@ def _environment(overrides: tuple[tuple[str, str], ...]) -> SandboxedEnvironment
 def render_pages(
     listing: Listing, overrides: Mapping[str, str] | None = None
 ) -> dict[str, bytes]:
-    """Every generated page of a product, by its name under ``_meta/``."""
-    env = environment(overrides)
+    """Every generated page of a product, by its name under ``_meta/``.
+
+    Raises what the org's templates raise, or
+    :class:`~keeper.pages.budget.BudgetExceeded`."""
     context = _context(listing)
-    pages = {
-        page: env.get_template(template)
-        .render(page=template.removesuffix(".html"), **context)
-        .encode()
-        for page, template in HTML_PAGES.items()
-    }
+    jobs = [
+        (template, {"page": template.removesuffix(".html")})
+        for template in HTML_PAGES.values()
+    ]
+    if overrides:
+        html = budget.render(overrides, jobs, context)
+    else:
+        env = environment()
+        html = [
+            env.get_template(template).render(**context, **extra).encode()
+            for template, extra in jobs
+        ]
+    pages = dict(zip(HTML_PAGES, html, strict=True))
     pages[SWITCHER] = _json(switcher_entries(listing))
     pages[VERSIONS] = _json(versions_entries(listing))
     return pages
+
+
+def product_pages(
+    listing: Listing, overrides: Mapping[str, str] | None = None
+) -> dict[str, bytes]:
+    """Every generated page of a product, from the org's templates if they
+    render it within budget, else from keeper's own.
+
+    The org's templates were checked on a sample product when they were set,
+    but may still fail, or take too long, on a real one; its readers then
+    get keeper's pages rather than stale ones. Raises only
+    :class:`~keeper.pages.budget.RendererUnavailable` (keeper is stopping):
+    writing keeper's pages then would wrongly replace the org's.
+    """
+    subject = f"pages of {listing.org}/{listing.product}"
+    if overrides and not _given_up(overrides, subject):
+        try:
+            return render_pages(listing, overrides)
+        except RendererUnavailable:
+            raise
+        except Exception as exc:
+            _fell_back(overrides, subject, exc)
+    return render_pages(listing)
+
+
+def render_template(
+    overrides: tuple[tuple[str, str], ...], template: str, context: Mapping[str, Any]
+) -> str:
+    """One template in this process: what a render worker does for keeper
+    (:mod:`keeper.pages.worker`), with no budget of its own."""
+    return _environment(overrides).get_template(template).render(**context)
 
 
 def platform_not_found(
@@ -120,26 +164,50 @@ def platform_not_found(
     edition dashboard.
 
     An org's template is checked on a sample product when it is set, but may
-    still fail on a real one; the edge then answers with keeper's own page
-    rather than an error. ``strict`` (for that check) lets the failure out.
+    still fail or exceed its budget on a real one; the edge then answers
+    with keeper's own page rather than an error. ``strict`` (for that check)
+    lets the failure out. :class:`~keeper.pages.budget.RendererUnavailable`
+    always does.
     """
-    try:
-        return _not_found(environment(overrides), product_title, root, org_title)
-    except Exception:
-        if strict or not overrides:
+    context = {
+        "page": "404",
+        "product_title": product_title,
+        "root": root,
+        "org_title": org_title,
+    }
+    subject = f"404 page of {org_title}/{product_title} at {root or '/'}"
+    if overrides and (strict or not _given_up(overrides, subject)):
+        try:
+            page = budget.render(overrides, [("404.html", {})], context)[0]
+            return page.decode()
+        except RendererUnavailable:
             raise
-        log.exception(
-            "the org's 404 page fails for %s; using keeper's own", product_title
+        except Exception as exc:
+            if strict:
+                raise
+            _fell_back(overrides, subject, exc)
+    return environment().get_template("404.html").render(**context)
+
+
+def _given_up(overrides: Mapping[str, str], subject: str) -> bool:
+    if budget.strikes.given_up(overrides, subject):
+        log.debug("not trying the org's templates again for the %s", subject)
+        return True
+    return False
+
+
+def _fell_back(overrides: Mapping[str, str], subject: str, exc: Exception) -> None:
+    if isinstance(exc, BudgetExceeded):
+        budget.strikes.record(overrides, subject)
+        log.warning(
+            "the org's templates fail for the %s; using keeper's own: %s", subject, exc
         )
-        return _not_found(environment(), product_title, root, org_title)
-
-
-def _not_found(
-    env: SandboxedEnvironment, product_title: str, root: str, org_title: str
-) -> str:
-    return env.get_template("404.html").render(
-        page="404", product_title=product_title, root=root, org_title=org_title
-    )
+    else:
+        log.warning(
+            "the org's templates fail for the %s; using keeper's own",
+            subject,
+            exc_info=exc,
+        )
 
 
 def switcher_entries(listing: Listing) -> list[dict[str, Any]]:

@@ -1,8 +1,10 @@
 """An org's own templates for the pages keeper generates.
 
 A template is checked before it is stored: it must compile and render the
-sample product below in Jinja's sandbox, so a broken template is refused
-with its line number instead of breaking every later publish.
+sample product below in Jinja's sandbox, within the render budget of org
+templates (:mod:`keeper.pages.budget`), so a broken or runaway template is
+refused with its line number or the budget it exceeded instead of breaking
+every later publish.
 """
 
 from __future__ import annotations
@@ -15,17 +17,32 @@ from sqlmodel import Session, select
 
 from keeper.db import MAIN_EDITION, Organization, OrgTemplate
 from keeper.db.types import utcnow
-from keeper.pages.listing import BuildEntry, EditionEntry, Listing
+from keeper.pages.budget import BudgetExceeded, RendererUnavailable
+from keeper.pages.entries import BuildEntry, EditionEntry, Listing
 from keeper.pages.render import (
     TEMPLATES,
     environment,
     platform_not_found,
     render_pages,
 )
-from keeper.services.errors import Invalid, NotFound
+from keeper.services.errors import Invalid, KeeperError, NotFound
 
 #: Larger templates are refused: pages are re-rendered on every publish.
 MAX_TEMPLATE_BYTES = 256 * 1024
+
+
+class OverBudget(Invalid):
+    """A template exceeds the render budget of org templates."""
+
+    error_type = "template_over_budget"
+
+
+class RenderingUnavailable(KeeperError):
+    """Keeper could not check the template (it is stopping, or could not
+    start a render worker); the template may be fine."""
+
+    status_code = 503
+    error_type = "unavailable"
 
 
 @dataclass(frozen=True)
@@ -65,7 +82,7 @@ def set_template(
     if len(source.encode()) > MAX_TEMPLATE_BYTES:
         raise Invalid(f"template {name} is larger than {MAX_TEMPLATE_BYTES} bytes")
     overrides = {**org_overrides(session, org.id), name: source}
-    check_templates(overrides)
+    check_templates(overrides, name=name)
     row = _row(session, org, name) or OrgTemplate(
         org_id=org.id or 0, name=name, source=source
     )
@@ -88,14 +105,27 @@ def reset_template(session: Session, org: Organization, name: str) -> None:
     session.commit()
 
 
-def check_templates(overrides: dict[str, str]) -> None:
+def check_templates(overrides: dict[str, str], *, name: str = "") -> None:
     """Render every page of a sample product with ``overrides``; raise
-    :class:`Invalid` naming the template and line at fault."""
+    :class:`Invalid` naming the template and line at fault, or
+    :class:`OverBudget` naming the budget ``name`` (the template being set)
+    made a page exceed."""
     try:
         render_pages(SAMPLE, overrides)
         platform_not_found(
             "Sample", "", org_title="Sample org", overrides=overrides, strict=True
         )
+    except BudgetExceeded as exc:
+        subject = f"template {name}" if name else "the templates"
+        page = "" if exc.template == name else f" while rendering {exc.template}"
+        raise OverBudget(
+            f"{subject} exceeds the render budget on a sample product{page}: "
+            f"{exc.spent}"
+        ) from None
+    except RendererUnavailable as exc:
+        raise RenderingUnavailable(
+            f"the template could not be checked, try again: {exc}"
+        ) from None
     except TemplateSyntaxError as exc:
         where = f"{exc.name or 'template'}, line {exc.lineno}"
         raise Invalid(f"{where}: {exc.message}") from None

@@ -254,7 +254,10 @@ def test_pages_missing_at_start_are_written(docs: Docs) -> None:
     expected = {name: docs.page(name) for name in PAGES}
     docs.store().delete_prefix(f"{PRODUCT}/_meta/")
     assert docs.meta_keys() == set()
-    # Leaving the client's block waits for the start's writer to finish.
-    with TestClient(create_app(docs.keeper.settings)):
-        pass
+    app = create_app(docs.keeper.settings)
+    with TestClient(app):
+        # Shutting down does not wait for the writer (keeper stops within
+        # seconds of SIGTERM, and the next start catches up): wait here.
+        app.state.pages_catch_up.join(timeout=60)
+        assert not app.state.pages_catch_up.is_alive()
     assert {name: docs.page(name) for name in PAGES} == expected

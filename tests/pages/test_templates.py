@@ -3,6 +3,7 @@ change them is pinned down in tests/api/test_permissions.py."""
 
 from __future__ import annotations
 
+import time
 from importlib.resources import files
 
 from keeper.services.templates import MAX_TEMPLATE_BYTES
@@ -199,3 +200,102 @@ def test_an_org_404_page_that_fails_on_a_product_gives_keepers_own(
     page = Html(r.text)
     assert page.meta("ltd-page") == "platform-404"
     assert "/v/" in page.hrefs()
+
+
+# -- the render budget ---------------------------------------------------------
+
+LOOPS = (
+    "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}"
+)
+#: The most a refused PUT may take: the budget (2 s of CPU, 5 s by the
+#: clock) and a new render worker, on a machine shared with other tests.
+BOUND = 30.0
+
+
+def test_runaway_templates_are_refused_in_bounded_time(docs: Docs) -> None:
+    """Jinja's sandbox lets these through; the render budget does not."""
+    publish(docs.client, BASE, docs.h, site("main"))
+    before = docs.page("v/index.html")
+    # A loop spends its CPU budget, or on a busy machine its time.
+    spent = ("s of CPU time", "took more than")
+    for name, source, budgets in [
+        ("editions.html", LOOPS, spent),
+        ("404.html", "{{ '%0999999999d' % 1 }}", ("MiB of memory",)),
+        (
+            "base.html",
+            "{% set x = [] %}{% for a in range(100000) %}"
+            "{% for b in range(100000) %}{{ x.append(b) or '' }}"
+            "{% endfor %}{% endfor %}",
+            (*spent, "MiB of memory"),
+        ),
+        (
+            "builds.html",
+            "{% macro f(n) %}{% if n < 40 %}{{ f(n + 1) }}{{ f(n + 1) }}"
+            "{% endif %}{% endmacro %}{{ f(0) }}",
+            spent,
+        ),
+    ]:
+        started = time.monotonic()
+        r = docs.client.put(
+            f"{TEMPLATES}/{name}", headers=docs.h, json={"source": source}
+        )
+        assert time.monotonic() - started < BOUND, name
+        assert r.status_code == 422, (name, r.text)
+        (detail,) = r.json()["detail"]
+        assert detail["type"] == "template_over_budget", detail
+        assert f"template {name} exceeds the render budget" in detail["msg"]
+        assert any(b in detail["msg"] for b in budgets), detail["msg"]
+    # Endless recursion is an error of its own.
+    source = "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}"
+    status, body = put(docs, "404.html", source)
+    assert status == 422 and "RecursionError" in error(body)
+    # Nothing was stored, and the pages are as they were.
+    assert not any(t["overridden"] for t in docs.client.get(TEMPLATES).json())
+    assert docs.page("v/index.html") == before
+
+
+GROWS_WITH_BUILDS = (
+    '{% extends "base.html" %}{% block content %}'
+    "{% for a in range(10 ** builds_total) %}"
+    "{% for b in range(10 ** builds_total) %}{% endfor %}{% endfor %}"
+    "<p id=org>{{ builds_total }} builds</p>{% endblock %}"
+)
+
+
+def test_a_template_over_budget_on_a_product_gives_keepers_pages(
+    docs: Docs,
+) -> None:
+    """Fine on the sample product (one build), far over budget on one with
+    five: its pages fall back to keeper's own, and publishing goes on."""
+    create_product(docs.keeper, ORG, "small")
+    publish(docs.client, f"/api/orgs/{ORG}/products/small", docs.h, site("s"))
+    for n in range(5):
+        publish(docs.client, BASE, docs.h, site(f"b{n}"), git_ref=f"b{n}")
+    own = docs.page("builds/index.html")
+
+    started = time.monotonic()
+    status, body = put(docs, "builds.html", GROWS_WITH_BUILDS)
+    assert status == 200, body
+    assert time.monotonic() - started < BOUND
+    assert docs.page("builds/index.html") == own
+    assert Html(docs.html("builds/index.html", "small")).find("p", id="org")
+
+    build = publish(docs.client, BASE, docs.h, site("b5"), git_ref="b5")
+    page = docs.html("builds/index.html")
+    assert build["id"] in page and not Html(page).find("p", id="org")
+
+
+def test_a_404_template_over_budget_gives_the_edge_keepers_page(docs: Docs) -> None:
+    publish(docs.client, BASE, docs.h, site("main"))
+    source = "{% if product_title != 'Sample' %}" + LOOPS + "{% endif %}ORG 404"
+    status, body = put(docs, "404.html", source)
+    assert status == 200, body
+    for _ in range(2):  # rendered once, then kept
+        started = time.monotonic()
+        r = docs.client.get("/v/nope/", headers={"Host": HOST})
+        assert time.monotonic() - started < BOUND
+        assert r.status_code == 404
+        page = Html(r.text)
+        assert "ORG 404" not in r.text
+        assert page.meta("ltd-page") == "platform-404"
+        assert "/v/" in page.hrefs()
