@@ -7,7 +7,7 @@ clients reading them are released and cannot change.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -45,14 +45,23 @@ class TokenResponse(BaseModel):
     token: str
 
 
+_GitRef = Annotated[str, Field(min_length=1, max_length=255, pattern=r"\S")]
+
+
+def _one_ref_field(schema: dict[str, Any]) -> None:
+    schema["anyOf"] = [{"required": ["git_refs"]}, {"required": ["git_ref"]}]
+
+
 class BuildRequest(BaseModel):
     """``POST /products/<p>/builds/``: 0.8 sends ``git_refs`` and the site's
-    folders; later clients send a single ``git_ref``."""
+    folders; later clients send a single ``git_ref``. One of them is needed."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_one_ref_field)
 
-    git_refs: list[str] | None = Field(default=None, max_length=MAX_GIT_REFS)
-    git_ref: str | None = Field(default=None, max_length=255)
+    git_refs: list[_GitRef] | None = Field(
+        default=None, min_length=1, max_length=MAX_GIT_REFS
+    )
+    git_ref: _GitRef | None = None
     directories: list[Annotated[str, Field(max_length=MAX_PATH_BYTES)]] = Field(
         default_factory=lambda: ["/"], max_length=MAX_MANIFEST_FILES
     )
@@ -65,9 +74,12 @@ class BuildRequest(BaseModel):
 
 
 class BuildPatch(BaseModel):
+    """LTD Keeper 1.x confirms a build with ``{"uploaded": true}``; that is
+    the only change these routes take."""
+
     model_config = ConfigDict(extra="ignore")
 
-    uploaded: bool | None = None
+    uploaded: Literal[True]
 
 
 class PresignedPost(BaseModel):

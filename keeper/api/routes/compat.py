@@ -27,7 +27,6 @@ from keeper.services.compat.lookup import find_build, product_of, products_of
 from keeper.services.compat.org import compat_org
 from keeper.services.compat.register import register_compat_build
 from keeper.services.compat.sessions import open_session
-from keeper.services.errors import Invalid
 from keeper.services.lookup import get_product
 
 router = api_router(tags=["ltd-keeper-1.x"])
@@ -102,8 +101,6 @@ def update_build(
     caller: CompatUploader,
 ) -> BuildResponse:
     org = compat_org(session, runtime.settings)
-    if body.uploaded is not True:
-        raise Invalid('the only change a build takes here is {"uploaded": true}')
     confirmed, _ = confirm_compat_build(
         session, runtime, org, find_build(session, org, build), actor=caller.label
     )
