@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from keeper.db import EditionKind, Role
+from keeper.domain.site_domains import DomainError, normalise_base_domain
 from keeper.edge.redirects import MAX_RULES, RedirectError, make_rule
 from keeper.edge.rules import RESERVED_EDITION_SLUGS
 from keeper.storage.base import InvalidKey, validate_key
@@ -37,6 +38,17 @@ EditionSlug = Annotated[
     StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"),
     AfterValidator(_not_reserved),
 ]
+
+
+def _base_domain(value: str) -> str:
+    try:
+        return normalise_base_domain(value)
+    except DomainError as exc:
+        raise ValueError(str(exc)) from None
+
+
+#: Stored as the edge compares it (see keeper.domain.site_domains).
+BaseDomain = Annotated[str, Field(max_length=254), AfterValidator(_base_domain)]
 UrlLayout = Literal["subdomain", "path"]
 SiteScheme = Literal["https", "http"]
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -65,7 +77,7 @@ class _Patch(_Strict):
 class OrgCreate(_Strict):
     slug: Slug
     title: str = Field(min_length=1, max_length=200)
-    base_domain: str = Field(default="", max_length=253)
+    base_domain: BaseDomain = ""
     site_scheme: SiteScheme = "https"
     site_port: Port | None = None
     url_layout: UrlLayout = "subdomain"
@@ -78,7 +90,7 @@ class OrgUpdate(_Patch):
     nullable = frozenset({"storage_url", "site_port"})
 
     title: str | None = Field(default=None, min_length=1, max_length=200)
-    base_domain: str | None = Field(default=None, max_length=253)
+    base_domain: BaseDomain | None = None
     site_scheme: SiteScheme | None = None
     site_port: Port | None = None
     url_layout: UrlLayout | None = None
