@@ -69,3 +69,11 @@ MAX_JSON_DEPTH = 8
 MAX_ID = 2**63 - 1
 #: Validation errors named in one 422; the rest are counted.
 MAX_REPORTED_ERRORS = 20
+
+# -- tokens (422) --------------------------------------------------------------
+
+#: The furthest a token's expiry may lie ahead, in days: ten years. A date
+#: beyond that is far likelier a typo (2205 for 2025) than a plan, and a
+#: token meant never to expire says so by leaving ``expires`` out (it can
+#: still be revoked).
+MAX_TOKEN_DAYS = 3653
