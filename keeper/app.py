@@ -6,10 +6,11 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from sqlmodel import Session
 
 from keeper import __version__
+from keeper.api.deps import get_principal
 from keeper.api.errors import install_error_handlers
 from keeper.api.routes import (
     builds,
@@ -80,15 +81,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Readers' requests for a product's host never reach the API's routes.
     app.add_middleware(HostDispatch, state=app.state)
     api = APIRouter(prefix="/api")
-    for module in (orgs, templates, products, editions, builds, tokens, uploads):
-        api.include_router(module.router)
+    # A token sent to a route that needs none is still checked: a revoked or
+    # expired one gets 401 everywhere, so a CI job learns at once. (Uploads
+    # are authorized by their signed URL, whatever else comes along.)
+    checked = [Depends(get_principal)]
+    for module in (orgs, templates, products, editions, builds, tokens):
+        api.include_router(module.router, dependencies=checked)
+    api.include_router(uploads.router)
     app.include_router(api)
     # Released ltd-conveyor clients look for LTD Keeper 1.x at the root.
     app.include_router(compat.router)
     # Raw build objects for a rendered Varnish edge over a filesystem store.
     app.include_router(edge_origin.router)
 
-    @app.get("/api", tags=["meta"])
+    @app.get("/api", tags=["meta"], dependencies=checked)
     def root() -> dict[str, str]:
         return {"name": "keeper", "version": __version__}
 

@@ -142,6 +142,25 @@ def test_a_revoked_token_is_refused_at_once(world: World) -> None:
     assert_error(revoke(keeper, created["id"]), 404, "not_found")
 
 
+@pytest.mark.parametrize("ended", ["revoked", "expired"])
+def test_an_ended_token_is_refused_by_reads_too(world: World, ended: str) -> None:
+    """Reads need no token, but one that is sent is checked: a CI job with a
+    revoked token learns it on its first call, whatever that is."""
+    keeper = world.keeper
+    created = make(keeper)
+    for path in ("/api", "/api/orgs", DOCS, f"{DOCS}/builds"):
+        ok(keeper.client.get(path, headers=keeper.auth(created["token"])))
+    if ended == "revoked":
+        assert revoke(keeper, created["id"]).status_code == 204
+    else:
+        expire_token(keeper, created["id"])
+    for path in ("/api", "/api/orgs", DOCS, f"{DOCS}/builds"):
+        refused = keeper.client.get(path, headers=keeper.auth(created["token"]))
+        reason = {"revoked": "not valid", "expired": "expired"}[ended]
+        assert reason in assert_error(refused, 401, "unauthorized")
+        ok(keeper.client.get(path))  # anonymous reads go on
+
+
 def test_an_admin_may_revoke_its_own_token(world: World) -> None:
     admin = world.tokens["admin"]
     (row,) = [t for t in listed(world.keeper) if t["role"] == "admin"]
