@@ -44,7 +44,6 @@ from urllib.parse import urlsplit
 LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 #: RFC 1035's limit for a whole name, without the trailing dot.
 MAX_HOSTNAME = 253
-LAYOUTS = ("subdomain", "path")
 
 
 class DomainError(ValueError):
