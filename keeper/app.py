@@ -28,6 +28,7 @@ from keeper.api.routing import KeeperRoute, api_router
 from keeper.config import Settings, get_settings
 from keeper.db.engine import make_engine
 from keeper.db.migrate import upgrade
+from keeper.domain.site_domains import api_host
 from keeper.edge.app import EdgeApp
 from keeper.edge.configs import keep_edges_current
 from keeper.edge.dispatch import HostDispatch
@@ -57,7 +58,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 session.commit()
         app.state.engine = engine
         app.state.runtime = Runtime.from_settings(settings)
-        app.state.edge = EdgeApp.for_engine(engine, app.state.runtime.stores)
+        app.state.edge = EdgeApp.for_engine(
+            engine, app.state.runtime.stores, api_host=api_host(settings.base_url)
+        )
         # Generated pages (/v/, switcher files …) and rendered
         # nginx/Varnish/Fastly edges follow every publish.
         keep_pages_current(engine, app.state.runtime)

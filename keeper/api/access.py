@@ -85,9 +85,23 @@ class Rule:
 
 @dataclass(frozen=True, eq=False)
 class _Public(Rule):
-    """Anyone, with or without a token (reads)."""
+    """Anyone, with or without a token (reads). A bearer token that comes
+    along is still checked: a revoked or expired one gets 401 everywhere,
+    so a CI job holding one learns at once."""
 
     name: ClassVar[str] = "public"
+
+    def admit(
+        self,
+        session: Session,
+        runtime: Runtime,
+        headers: Headers,
+        params: dict[str, Any],
+    ) -> Principal | None:
+        scheme, _, _ = headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer":
+            return None  # anonymous, or LTD 1.x basic auth on a read
+        return authenticate(session, bearer_secret(headers))
 
 
 @dataclass(frozen=True, eq=False)

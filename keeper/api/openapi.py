@@ -27,8 +27,9 @@ _ERRORS = {
     502: "The object store failed.",
     503: "Keeper is not configured for this route.",
 }
-#: A public route never asks who is calling.
-_PUBLIC = frozenset(_ERRORS) - {401, 403}
+#: A public route refuses nobody; only a token that comes along and is not
+#: valid (401).
+_PUBLIC = frozenset(_ERRORS) - {403}
 _FASTAPI_SCHEMAS = ("HTTPValidationError", "ValidationError")
 
 

@@ -25,6 +25,7 @@ from keeper.domain.limits import (
     MAX_SETTINGS_BYTES,
     MAX_TRACKING_PARAMS_BYTES,
 )
+from keeper.domain.site_domains import DomainError, normalise_base_domain
 from keeper.edge.redirects import (
     MAX_RULES,
     SOURCE_PATTERN,
@@ -52,6 +53,17 @@ EditionSlug = Annotated[
     StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"),
     AfterValidator(_not_reserved),
 ]
+
+
+def _base_domain(value: str) -> str:
+    try:
+        return normalise_base_domain(value)
+    except DomainError as exc:
+        raise ValueError(str(exc)) from None
+
+
+#: Stored as the edge compares it (see keeper.domain.site_domains).
+BaseDomain = Annotated[str, Field(max_length=254), AfterValidator(_base_domain)]
 UrlLayout = Literal["subdomain", "path"]
 SiteScheme = Literal["https", "http"]
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -123,7 +135,7 @@ class _Patch(_Strict):
 class OrgCreate(_Strict):
     slug: Slug
     title: str = Field(min_length=1, max_length=200)
-    base_domain: str = Field(default="", max_length=253)
+    base_domain: BaseDomain = ""
     site_scheme: SiteScheme = "https"
     site_port: Port | None = None
     url_layout: UrlLayout = "subdomain"
@@ -136,7 +148,7 @@ class OrgUpdate(_Patch):
     nullable = frozenset({"storage_url", "site_port"})
 
     title: str | None = Field(default=None, min_length=1, max_length=200)
-    base_domain: str | None = Field(default=None, max_length=253)
+    base_domain: BaseDomain | None = None
     site_scheme: SiteScheme | None = None
     site_port: Port | None = None
     url_layout: UrlLayout | None = None

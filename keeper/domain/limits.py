@@ -114,3 +114,11 @@ SHUTDOWN_SECONDS = 3
 #: Seconds after that when the process ends even if something (a thread, a
 #: hung lifespan) still holds it.
 SHUTDOWN_MARGIN_SECONDS = 2
+
+# -- tokens (422) --------------------------------------------------------------
+
+#: The furthest a token's expiry may lie ahead, in days: ten years. A date
+#: beyond that is far likelier a typo (2205 for 2025) than a plan, and a
+#: token meant never to expire says so by leaving ``expires`` out (it can
+#: still be revoked).
+MAX_TOKEN_DAYS = 3653

@@ -57,17 +57,22 @@ class EdgeApp:
     :class:`keeper.edge.dispatch.HostDispatch` puts it in front of the API.
     """
 
-    def __init__(self, cache: EdgeCache) -> None:
+    def __init__(self, cache: EdgeCache, *, api_host: str = "") -> None:
         self.cache = cache
+        #: Keeper's own host always reaches the API: orgs are refused sites
+        #: there, and this holds even for rows older than that rule.
+        self.api_host = api_host
 
     @classmethod
-    def for_engine(cls, engine: Engine, stores: StoreProvider) -> EdgeApp:
-        return cls(EdgeCache(engine, stores))
+    def for_engine(
+        cls, engine: Engine, stores: StoreProvider, *, api_host: str = ""
+    ) -> EdgeApp:
+        return cls(EdgeCache(engine, stores), api_host=api_host)
 
     async def route(self, scope: Scope) -> Routed | None:
         """The site a request is for, or None when it is not the edge's."""
         host = request_host(scope)
-        if host is None:
+        if host is None or host == self.api_host:
             return None
         return await self.cache.route(host, raw_path(scope))
 

@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 
 from keeper.db import Organization, Role, Token
 from keeper.db.types import utcnow
+from keeper.domain.limits import MAX_TOKEN_DAYS
 from keeper.services.errors import Forbidden, Invalid, Unauthorized
 
 TOKEN_PREFIX = "ltd_"
@@ -27,6 +28,10 @@ class Principal:
     role: Role
     org_id: int | None
     name: str
+    #: Tells this token apart from a later one given the same id (SQLite
+    #: reuses the highest id once its row is deleted): what a sealed
+    #: session names besides the id (:func:`authenticate_token_id`).
+    fingerprint: str = ""
 
     @property
     def label(self) -> str:
@@ -57,6 +62,8 @@ def create_token(
         raise Invalid("a superadmin token belongs to no organization")
     if role is not Role.superadmin and org is None:
         raise Invalid(f"a {role.value} token needs an organization")
+    if expires is not None:
+        check_expiry(expires)
     secret = secret or new_token_secret()
     token = Token(
         token_hash=hash_token(secret),
@@ -69,6 +76,23 @@ def create_token(
     session.add(token)
     session.flush()
     return token, secret
+
+
+def check_expiry(expires: datetime, now: datetime | None = None) -> None:
+    """A new token's expiry lies in the future, and at most
+    :data:`MAX_TOKEN_DAYS` ahead."""
+    now = now or utcnow()
+    if expires.tzinfo is None:
+        raise Invalid("expires needs a time zone, such as Z for UTC")
+    if expires <= now:
+        raise Invalid(
+            f"expires must lie in the future; {expires.isoformat()} has passed"
+        )
+    if expires - now > timedelta(days=MAX_TOKEN_DAYS):
+        raise Invalid(
+            f"expires may lie at most {MAX_TOKEN_DAYS} days ahead; leave it "
+            "out for a token that does not expire"
+        )
 
 
 def ensure_bootstrap_token(session: Session, secret: str) -> None:
@@ -88,11 +112,22 @@ def authenticate(session: Session, secret: str) -> Principal:
     return _admit(session, token)
 
 
-def authenticate_token_id(session: Session, token_id: int) -> Principal:
+def authenticate_token_id(
+    session: Session, token_id: int, fingerprint: str
+) -> Principal:
     """The principal of a token already proven by other means (a sealed
     session that names it); refused like any other once it expires or is
-    deleted."""
-    return _admit(session, session.get(Token, token_id))
+    revoked, and never taken for a later token that reuses its id."""
+    token = session.get(Token, token_id)
+    if token is not None and token_fingerprint(token) != fingerprint:
+        token = None
+    return _admit(session, token)
+
+
+def token_fingerprint(token: Token) -> str:
+    # 64 bits of the secret's digest: unique among tokens for all purposes,
+    # and of no use to anyone who reads it (the digest is not the secret).
+    return token.token_hash[:16]
 
 
 def _admit(session: Session, token: Token | None) -> Principal:
@@ -110,6 +145,7 @@ def _admit(session: Session, token: Token | None) -> Principal:
         role=Role(token.role),
         org_id=token.org_id,
         name=token.name,
+        fingerprint=token_fingerprint(token),
     )
 
 

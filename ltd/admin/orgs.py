@@ -59,12 +59,15 @@ def _settings_options(command: Any) -> Any:
         [
             click.option("--title", help="Display name."),
             click.option(
-                "--base-domain", help="Domain the products live under, e.g. lsst.io."
+                "--base-domain",
+                help="Domain the products live under, e.g. lsst.io; one org's "
+                "alone, and set by a superadmin.",
             ),
             click.option(
                 "--url-layout",
                 type=URL_LAYOUTS,
-                help="subdomain (<product>.<domain>) or path (<domain>/<product>).",
+                help="subdomain (<product>.<domain>) or path (<domain>/<product>); "
+                "set by a superadmin.",
             ),
             click.option(
                 "--site-scheme",

@@ -7,13 +7,37 @@ from datetime import UTC, datetime
 import click
 
 from conveyor.client import KeeperClient
-from ltd.admin.common import Api, api_command, org_option
-from ltd.admin.output import emit_json, note
+from ltd.admin.common import Api, api_command, confirm, org_option, yes_option
+from ltd.admin.output import Column, emit_json, emit_list, note, when
+
+COLUMNS = [
+    Column("id", "id"),
+    Column("name", "name"),
+    Column("role", "role"),
+    Column("hint", "starts with"),
+    Column("created", "created", when),
+    Column("last_used", "last used", when),
+    Column("expires", "expires", when),
+]
 
 
 @click.group()
 def tokens() -> None:
     """API tokens scoped to one organization."""
+
+
+@tokens.command("list")
+@org_option
+@api_command
+def list_(api: Api, org: str) -> None:
+    """List the organization's tokens (needs an admin token).
+
+    Secrets are never shown: "starts with" is enough to tell which token a
+    CI variable holds, and "last used" which ones are still in use.
+    """
+    with api.client() as client:
+        rows = list(client.list_all(f"{KeeperClient.org_path(org)}/tokens", limit=100))
+    emit_list(rows, COLUMNS, as_json=api.as_json)
 
 
 @tokens.command()
@@ -29,7 +53,7 @@ def tokens() -> None:
 @click.option(
     "--expires",
     type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
-    help="When it stops working (UTC); default: never.",
+    help="When it stops working (UTC, in the next ten years); default: never.",
 )
 @api_command
 def create(api: Api, org: str, role: str, name: str, expires: datetime | None) -> None:
@@ -48,4 +72,25 @@ def create(api: Api, org: str, role: str, name: str, expires: datetime | None) -
         emit_json(created)
         return
     click.echo(created["token"])
-    note(f"{role} token for {org}: store it now, it cannot be shown again")
+    note(
+        f"{role} token {created['id']} for {org}: store it now, "
+        "it cannot be shown again"
+    )
+
+
+@tokens.command()
+@click.argument("token_id", metavar="ID", type=click.IntRange(min=1))
+@org_option
+@yes_option
+@api_command
+def revoke(api: Api, token_id: int, org: str, yes: bool) -> None:
+    """Revoke a token (its ID is in `ltd tokens list`).
+
+    Keeper refuses it from the next request on, on every keeper process,
+    and ends the LTD Keeper 1.x sessions opened with it. Builds it uploaded
+    stay as they are.
+    """
+    confirm(f"Revoke token {token_id} of {org}? Whatever uses it stops working.", yes)
+    with api.client() as client:
+        client.delete(f"{KeeperClient.org_path(org)}/tokens/{token_id}")
+    note(f"revoked token {token_id}")

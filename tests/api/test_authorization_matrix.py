@@ -31,7 +31,13 @@ from keeper.api.access import check_routes, rule_of
 from keeper.api.routing import api_router
 from keeper.app import create_app
 from keeper.config import Settings
-from tests.api.test_permissions import ORG, create_org, create_product, create_token
+from tests.api.test_permissions import (
+    ORG,
+    create_org,
+    create_product,
+    create_token,
+    expire_token,
+)
 from tests.conftest import Keeper, make_settings
 
 OTHER = "other"
@@ -52,6 +58,8 @@ class Caller:
 CALLERS = [
     Caller("anonymous"),
     Caller("invalid token", token="ltd_never-issued"),
+    Caller("revoked admin of the org"),
+    Caller("expired admin of the org"),
     *(Caller(f"{role} of the org", role) for role in ROLES),
     *(Caller(f"{role} of another org", role, own=False) for role in ROLES),
     Caller("superadmin", "superadmin"),
@@ -67,7 +75,7 @@ PARAMS = {
     "name": "nope.html",
     "token": "forged.c2lnbmF0dXJl",
     "key": "nope/index.html",
-    "id": "999999",
+    "token_id": "999999",
 }
 
 
@@ -116,7 +124,8 @@ def expected(operation: Operation, caller: Caller) -> int | None:
     rule, role = operation.rule.get("rule"), operation.rule.get("role")
     valid = caller.role is not None
     if rule == "public":
-        return None
+        # Nobody is refused, but a token that comes along must be valid.
+        return None if valid or caller.name == "anonymous" else 401
     if rule == "signed-url":
         return 403  # every call here carries a forged signature
     if not valid:
@@ -150,6 +159,18 @@ def world(database_url: str, tmp_path: Path) -> Iterator[tuple[Keeper, dict[str,
         for role in ROLES:
             tokens[f"{role} of the org"] = create_token(keeper, ORG, role)
             tokens[f"{role} of another org"] = create_token(keeper, OTHER, role)
+        for ended in ("revoked", "expired"):
+            made = keeper.client.post(
+                f"/api/orgs/{ORG}/tokens", json={"role": "admin"}, headers=keeper.auth()
+            ).json()
+            tokens[f"{ended} admin of the org"] = made["token"]
+            if ended == "expired":
+                expire_token(keeper, made["id"])
+            else:
+                url = f"/api/orgs/{ORG}/tokens/{made['id']}"
+                assert (
+                    keeper.client.delete(url, headers=keeper.auth()).status_code == 204
+                )
         yield keeper, tokens
 
 

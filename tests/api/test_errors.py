@@ -351,7 +351,7 @@ def test_token_expiry_without_a_timezone_is_unprocessable(docs: Keeper) -> None:
         ("PUT", f"/api/orgs/{ORG}"),
         ("POST", f"{DOCS}/editions/__main"),
         ("GET", f"{DOCS}/editions/__main/rollback"),
-        ("GET", f"/api/orgs/{ORG}/tokens"),
+        ("PUT", f"/api/orgs/{ORG}/tokens/1"),
     ],
 )
 def test_wrong_method_is_not_allowed(docs: Keeper, method: str, url: str) -> None:
@@ -362,6 +362,7 @@ def test_wrong_method_is_not_allowed(docs: Keeper, method: str, url: str) -> Non
 @pytest.mark.parametrize(
     ("method", "url", "allowed"),
     [
+        ("GET", f"/api/orgs/{ORG}/tokens/1", {"DELETE"}),
         ("PUT", f"{DOCS}/editions/__main/rollback", {"POST"}),
         ("PUT", "/api/orgs", {"GET", "POST"}),
         ("PUT", f"/api/orgs/{ORG}", {"GET", "PATCH", "DELETE"}),
@@ -401,7 +402,9 @@ def test_openapi_lists_every_route(keeper: Keeper) -> None:
         (f"{org}/templates/{{name}}", "delete"),
         (org, "patch"),
         (org, "delete"),
+        (f"{org}/tokens", "get"),
         (f"{org}/tokens", "post"),
+        (f"{org}/tokens/{{token_id}}", "delete"),
         (f"{org}/products", "get"),
         (f"{org}/products", "post"),
         (product, "get"),

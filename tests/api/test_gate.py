@@ -266,8 +266,8 @@ def test_every_operation_names_its_access_rule_and_body_limit(keeper: Keeper) ->
             assert operation["x-keeper-access"]["rule"], where
             assert operation["x-keeper-max-body"] > 0, where
             public = operation["x-keeper-access"]["rule"] == "public"
-            assert ("401" in operation["responses"]) is not public, where
-            for status in ("404", "413", "422"):
+            assert ("403" in operation["responses"]) is not public, where
+            for status in ("401", "404", "413", "422"):
                 assert status in operation["responses"], where
 
 

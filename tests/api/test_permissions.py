@@ -13,11 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from sqlmodel import Session
 
+from keeper.db import Token
 from tests.conftest import BOOTSTRAP, Keeper
 from tests.publishing import confirm, manifest_of, upload
 
@@ -149,11 +152,17 @@ def list_all(keeper: Keeper, url: str) -> list[Json]:
 
 
 def visible_state(keeper: Keeper) -> dict[str, Json]:
-    """Everything the read API shows, to compare before and after a call."""
+    """Everything the read API shows, to compare before and after a call
+    (tokens as the superadmin sees them, but when they were last used:
+    a refused call still uses its token)."""
     state: dict[str, Json] = {}
     for org in list_all(keeper, "/api/orgs"):
         org_url = f"/api/orgs/{org['slug']}"
         state[org_url] = org
+        tokens = ok(keeper.client.get(f"{org_url}/tokens", headers=keeper.auth()))
+        state[f"{org_url}/tokens"] = [
+            {k: v for k, v in t.items() if k != "last_used"} for t in tokens
+        ]
         for product in list_all(keeper, f"{org_url}/products"):
             product_url = f"{org_url}/products/{product['slug']}"
             state[product_url] = product
@@ -199,6 +208,10 @@ class World:
 
 @pytest.fixture
 def world(keeper: Keeper) -> World:
+    return make_world(keeper)
+
+
+def make_world(keeper: Keeper) -> World:
     create_org(keeper, ORG)
     create_org(keeper, OTHER_ORG)
     create_product(keeper, ORG, PRODUCT)
@@ -259,6 +272,13 @@ def _delete_unpublished_build(w: World) -> Call:
 def _renew_upload_urls(w: World) -> Call:
     build_id = register_build(w.keeper, "feature")["id"]
     return Call("POST", f"{DOCS}/builds/{build_id}/uploads", {"paths": ["index.html"]})
+
+
+def _revoke_a_token(w: World) -> Call:
+    response = w.keeper.client.post(
+        f"/api/orgs/{ORG}/tokens", json={"role": "reader"}, headers=w.keeper.auth()
+    )
+    return Call("DELETE", f"/api/orgs/{ORG}/tokens/{ok(response, 201)['id']}")
 
 
 def _reset_overridden_template(w: World) -> Call:
@@ -370,6 +390,11 @@ WRITE_ROUTES = [
         lambda w: Call("POST", f"/api/orgs/{ORG}/tokens", {"role": "reader"}),
         (401, 401, 403, 403, 201, 403, 201),
     ),
+    WriteRoute(
+        "DELETE /api/orgs/{org}/tokens/{token_id}",
+        _revoke_a_token,
+        (401, 401, 403, 403, 204, 403, 204),
+    ),
 ]
 
 
@@ -455,13 +480,30 @@ def test_malformed_authorization_header_is_refused(world: World, header: str) ->
     assert world.keeper.client.get(f"/api/orgs/{ORG}").json()["title"] == "Acme"
 
 
+def expire_token(keeper: Keeper, token_id: int) -> None:
+    """Move a token's expiry into the past, as time would (the API takes
+    only future expiries)."""
+    engine = keeper.client.app.state.engine  # type: ignore[attr-defined]
+    with Session(engine) as session:
+        token = session.get(Token, token_id)
+        assert token is not None
+        token.expires = datetime.now(UTC) - timedelta(seconds=1)
+        session.add(token)
+        session.commit()
+
+
 def test_expired_token_is_refused(world: World) -> None:
     response = world.keeper.client.post(
         f"/api/orgs/{ORG}/tokens",
-        json={"role": "admin", "expires": "2000-01-01T00:00:00Z"},
+        json={
+            "role": "admin",
+            "expires": (datetime.now(UTC) + timedelta(days=1)).isoformat(),
+        },
         headers=world.keeper.auth(),
     )
-    expired = ok(response, 201)["token"]
+    created = ok(response, 201)
+    expired = created["token"]
+    expire_token(world.keeper, created["id"])
     refused = world.keeper.client.patch(
         f"/api/orgs/{ORG}",
         json={"title": "Renamed"},
@@ -521,9 +563,13 @@ READ_ROUTES = [
 ]
 
 
+#: Reads that show what only an org's admins may see (tests/api/test_tokens.py).
+ADMIN_READS = ["/api/orgs/{org}/tokens"]
+
+
 def test_the_read_table_covers_every_read_route_of_the_app(keeper: Keeper) -> None:
     reads = {e for e in openapi_endpoints(keeper) if e.startswith("GET ")}
-    assert reads == {f"GET {path}" for path in READ_ROUTES}
+    assert reads == {f"GET {path}" for path in READ_ROUTES + ADMIN_READS}
 
 
 @pytest.mark.parametrize("path", READ_ROUTES)

@@ -43,7 +43,9 @@ CALLERS = (
 
 
 @pytest.fixture
-def world(database_url: str, tmp_path: Path) -> Iterator[tuple[ServedKeeper, dict[str, str]]]:
+def world(
+    database_url: str, tmp_path: Path
+) -> Iterator[tuple[ServedKeeper, dict[str, str]]]:
     env = {"KEEPER_DATABASE_URL": database_url, "KEEPER_COMPAT_ORG": ORG}
     with served_keeper(tmp_path / "keeper", env) as keeper:
         client, auth = keeper.client, keeper.auth()
@@ -55,7 +57,9 @@ def world(database_url: str, tmp_path: Path) -> Iterator[tuple[ServedKeeper, dic
             return created
 
         post("/api/orgs", {"slug": ORG, "title": "Acme", "base_domain": "acme.test"})
-        post("/api/orgs", {"slug": OTHER, "title": "Other", "base_domain": "other.test"})
+        post(
+            "/api/orgs", {"slug": OTHER, "title": "Other", "base_domain": "other.test"}
+        )
         post(f"/api/orgs/{ORG}/products", {"slug": PRODUCT, "title": "Docs"})
         product = f"/api/orgs/{ORG}/products/{PRODUCT}"
         publish(client, product, auth, site("main"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
@@ -63,9 +64,24 @@ def ltd(keeper_server: ServedKeeper) -> Ltd:
 
 
 def new_org(ltd: Ltd) -> str:
+    """An org of the test's own, on a base domain of its own (a domain is
+    one org's)."""
     slug = f"o{uuid.uuid4().hex[:10]}"
-    ltd.ok("orgs", "create", "--slug", slug, "--title", "Test", "--base-domain", "t.io")
+    ltd.ok(
+        "orgs",
+        "create",
+        "--slug",
+        slug,
+        "--title",
+        "Test",
+        "--base-domain",
+        domain(slug),
+    )
     return slug
+
+
+def domain(org: str) -> str:
+    return f"{org}.test"
 
 
 def new_product(ltd: Ltd, org: str, slug: str = "docs") -> str:
@@ -88,7 +104,7 @@ def record(result: Result) -> dict[str, str]:
 
 def test_orgs_create_list_show_update(ltd: Ltd) -> None:
     org = new_org(ltd)
-    assert ltd.api(f"/orgs/{org}").json()["base_domain"] == "t.io"
+    assert ltd.api(f"/orgs/{org}").json()["base_domain"] == domain(org)
 
     table = ltd.ok("orgs", "list")
     header = lines(table)[0]
@@ -102,7 +118,7 @@ def test_orgs_create_list_show_update(ltd: Ltd) -> None:
     assert ltd.json("orgs", "show", org) == ltd.api(f"/orgs/{org}").json()
 
     shown = record(ltd.ok("orgs", "show", org))
-    assert (shown["slug"], shown["base_domain"]) == (org, "t.io")
+    assert (shown["slug"], shown["base_domain"]) == (org, domain(org))
     assert shown["storage_url"] == "-"  # null
 
     ltd.ok(
@@ -110,7 +126,7 @@ def test_orgs_create_list_show_update(ltd: Ltd) -> None:
         "update",
         org,
         "--base-domain",
-        "docs.example.org",
+        f"docs.{org}.example.org",
         "--url-layout",
         "path",
         "--site-scheme",
@@ -123,7 +139,7 @@ def test_orgs_create_list_show_update(ltd: Ltd) -> None:
         "ttl:=300",
     )
     body = ltd.api(f"/orgs/{org}").json()
-    assert body["base_domain"] == "docs.example.org"
+    assert body["base_domain"] == f"docs.{org}.example.org"
     assert body["url_layout"] == "path"
     assert (body["site_scheme"], body["site_port"]) == ("http", 8000)
     assert body["cdn_settings"] == {"service_id": "abc", "ttl": 300}
@@ -360,7 +376,7 @@ def test_created_token_works_for_its_role(ltd: Ltd) -> None:
     assert "role" in denied.stderr
 
     admin = ltd.json(
-        "tokens", "create", "--org", org, "--role", "admin", "--expires", "2099-12-31"
+        "tokens", "create", "--org", org, "--role", "admin", "--expires", in_days(30)
     )
     assert admin["role"] == "admin"
     ltd.ok(
@@ -372,6 +388,93 @@ def test_created_token_works_for_its_role(ltd: Ltd) -> None:
         "by-admin",
         LTD_TOKEN=admin["token"],
     )
+
+
+def in_days(days: int) -> str:
+    return (datetime.now(UTC) + timedelta(days=days)).strftime("%Y-%m-%d")
+
+
+def test_tokens_list_and_revoke(ltd: Ltd) -> None:
+    org = new_org(ltd)
+    ltd.ok("tokens", "create", "--org", org, "--name", "github-ci")
+    alice = ltd.json(
+        "tokens", "create", "--org", org, "--role", "admin", "--name", "alice"
+    )
+
+    table = ltd.ok("tokens", "list", "--org", org)
+    header, *rows = lines(table)
+    assert header.split() == [
+        "ID", "NAME", "ROLE", "STARTS", "WITH", "CREATED", "LAST", "USED", "EXPIRES"
+    ]  # fmt: skip
+    assert [row.split()[1:3] for row in rows] == [
+        ["github-ci", "uploader"],
+        ["alice", "admin"],
+    ]
+    assert alice["token"] not in table.stdout
+    listed = ltd.json("tokens", "list", "--org", org)
+    api = ltd.keeper.client.get(f"/api/orgs/{org}/tokens", headers=ltd.keeper.auth())
+    assert listed == api.json()
+    assert [t["name"] for t in listed] == ["github-ci", "alice"]
+    assert "token" not in listed[0]
+
+    # Alice's token works; then it leaks and is revoked.
+    ltd.ok("products", "create", "--org", org, "--slug", "a", LTD_TOKEN=alice["token"])
+    # Without --yes and nobody to answer, nothing is revoked.
+    unanswered = ltd("tokens", "revoke", str(alice["id"]), "--org", org)
+    assert unanswered.exit_code == 1
+    assert len(ltd.json("tokens", "list", "--org", org)) == 2
+
+    revoked = ltd("tokens", "revoke", str(alice["id"]), "--org", org, input="y\n")
+    assert revoked.exit_code == 0, revoked.output
+    assert f"revoked token {alice['id']}" in revoked.stderr
+    assert [t["name"] for t in ltd.json("tokens", "list", "--org", org)] == [
+        "github-ci"
+    ]
+    # The revoked token is refused at once: exit code 4.
+    refused = ltd(
+        "products", "create", "--org", org, "--slug", "b", LTD_TOKEN=alice["token"]
+    )
+    assert refused.exit_code == 4
+    assert "did not accept the token" in refused.stderr
+    again = ltd("tokens", "revoke", str(alice["id"]), "--org", org, "--yes")
+    assert again.exit_code == 3
+
+
+def test_tokens_are_listed_only_for_the_orgs_admins(ltd: Ltd) -> None:
+    org = new_org(ltd)
+    uploader = ltd.ok("tokens", "create", "--org", org).stdout.strip()
+    denied = ltd("tokens", "list", "--org", org, LTD_TOKEN=uploader)
+    assert denied.exit_code == 4
+    assert denied.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("expires", "reason"), [("2000-01-01", "future"), ("2200-01-01", "at most")]
+)
+def test_a_token_cannot_be_made_expired_or_for_centuries(
+    ltd: Ltd, expires: str, reason: str
+) -> None:
+    org = new_org(ltd)
+    result = ltd("tokens", "create", "--org", org, "--expires", expires)
+    assert result.exit_code == 8
+    assert reason in result.stderr
+    assert result.stdout == ""
+    assert ltd.json("tokens", "list", "--org", org) == []
+
+
+def test_an_orgs_domain_is_its_own_and_the_superadmins_to_set(ltd: Ltd) -> None:
+    first, second = new_org(ltd), new_org(ltd)
+    taken = ltd("orgs", "update", second, "--base-domain", domain(first))
+    assert taken.exit_code == 8
+    assert first in taken.stderr
+    admin = ltd.json("tokens", "create", "--org", second, "--role", "admin")["token"]
+    denied = ltd(
+        "orgs", "update", second, "--base-domain", f"x.{domain(second)}",
+        LTD_TOKEN=admin,
+    )  # fmt: skip
+    assert denied.exit_code == 4
+    assert "superadmin" in denied.stderr
+    assert ltd.api(f"/orgs/{second}").json()["base_domain"] == domain(second)
 
 
 # -- errors -----------------------------------------------------------------

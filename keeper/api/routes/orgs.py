@@ -4,13 +4,14 @@ from fastapi import Request, Response, status
 from sqlmodel import select
 
 from keeper.api.access import PUBLIC, Admin, Superadmin
-from keeper.api.deps import PageDep, SessionDep, link_next
+from keeper.api.deps import PageDep, RuntimeDep, SessionDep, link_next
 from keeper.api.present import org_public
 from keeper.api.routing import api_router
 from keeper.api.schemas import OrgCreate, OrgPublic, OrgUpdate
 from keeper.db import Organization, Role
+from keeper.domain.site_domains import api_host
 from keeper.services import orgs
-from keeper.services.auth import authorize
+from keeper.services.errors import Forbidden
 from keeper.services.lookup import get_org
 from keeper.services.pagination import paginate
 
@@ -18,8 +19,11 @@ router = api_router(prefix="/orgs", tags=["organizations"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def create_org(body: OrgCreate, session: SessionDep, _: Superadmin) -> OrgPublic:
-    return org_public(orgs.create_org(session, **body.model_dump()))
+def create_org(
+    body: OrgCreate, session: SessionDep, _: Superadmin, runtime: RuntimeDep
+) -> OrgPublic:
+    host = api_host(runtime.settings.base_url)
+    return org_public(orgs.create_org(session, api_host=host, **body.model_dump()))
 
 
 @router.get("", dependencies=[PUBLIC])
@@ -38,15 +42,22 @@ def get_org_(org: str, session: SessionDep) -> OrgPublic:
 
 @router.patch("/{org}")
 def update_org(
-    org: str, body: OrgUpdate, session: SessionDep, principal: Admin
+    org: str,
+    body: OrgUpdate,
+    session: SessionDep,
+    principal: Admin,
+    runtime: RuntimeDep,
 ) -> OrgPublic:
     row = get_org(session, org)
     changes = body.model_dump(exclude_unset=True)
-    # Where an org's objects live is the platform's decision: an org admin
-    # who could point storage_url anywhere could write into another org.
-    needed = Role.superadmin if "storage_url" in changes else Role.admin
-    authorize(principal, None if needed is Role.superadmin else row, needed)
-    return org_public(orgs.update_org(session, row, changes))
+    # Which hosts and which stored objects are the org's is the platform's
+    # decision: an org admin who could set base_domain, url_layout or
+    # storage_url could take another org's sites, keeper's API or its files.
+    platform = orgs.platform_changes(row, changes)
+    if platform and principal.role is not Role.superadmin:
+        raise Forbidden(f"only a superadmin may change {', '.join(sorted(platform))}")
+    host = api_host(runtime.settings.base_url)
+    return org_public(orgs.update_org(session, row, changes, api_host=host))
 
 
 @router.delete("/{org}", status_code=status.HTTP_204_NO_CONTENT)

@@ -1,13 +1,18 @@
 from __future__ import annotations
 
-from fastapi import status
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Path, Request, Response, status
 from pydantic import BaseModel
 
 from keeper.api.access import Admin
-from keeper.api.deps import SessionDep
+from keeper.api.deps import PageDep, SessionDep, link_next
 from keeper.api.routing import api_router
 from keeper.api.schemas import TokenCreate
-from keeper.db import Role
+from keeper.db import Role, Token
+from keeper.domain.limits import MAX_ID
+from keeper.services import tokens
 from keeper.services.auth import create_token
 from keeper.services.errors import Forbidden
 from keeper.services.lookup import get_org
@@ -15,10 +20,27 @@ from keeper.services.lookup import get_org
 router = api_router(prefix="/orgs/{org}/tokens", tags=["tokens"])
 
 
-class TokenCreated(BaseModel):
-    token: str
-    role: str
+class TokenPublic(BaseModel):
+    """A token as listed: never its secret, nor the secret's digest."""
+
+    id: int
     name: str
+    role: str
+    #: The secret's first characters (``ltd_`` and four more), to tell
+    #: which token a CI variable holds.
+    hint: str
+    created: datetime
+    last_used: datetime | None
+    expires: datetime | None
+
+
+class TokenCreated(TokenPublic):
+    #: The secret; shown only in this answer.
+    token: str
+
+
+def _public(token: Token) -> TokenPublic:
+    return TokenPublic.model_validate(token, from_attributes=True)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -32,4 +54,32 @@ def create_org_token(
         session, role=body.role, org=row, name=body.name, expires=body.expires
     )
     session.commit()
-    return TokenCreated(token=secret, role=token.role, name=token.name)
+    return TokenCreated(token=secret, **_public(token).model_dump())
+
+
+@router.get("")
+def list_org_tokens(
+    org: str,
+    session: SessionDep,
+    _: Admin,
+    page: PageDep,
+    request: Request,
+    response: Response,
+) -> list[TokenPublic]:
+    """The org's tokens, oldest first; for its admins."""
+    row = get_org(session, org)
+    result = tokens.list_tokens(session, row, page)
+    link_next(request, response, result)
+    return [_public(t) for t in result.items]
+
+
+@router.delete("/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
+def revoke_org_token(
+    org: str,
+    token_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    session: SessionDep,
+    _: Admin,
+) -> None:
+    """Revoke a token: refused from the next request on, everywhere."""
+    row = get_org(session, org)
+    tokens.revoke_token(session, row, token_id)

@@ -41,7 +41,13 @@ def open_session(runtime: Runtime, caller: Caller) -> str:
     """A session token for the keeper token ``caller`` authenticated with."""
     expires = int(time.time()) + _SESSION_SECONDS
     sealed = runtime.signer.seal(
-        _PURPOSE, [caller.principal.token_id, caller.username or "", expires]
+        _PURPOSE,
+        [
+            caller.principal.token_id,
+            caller.principal.fingerprint,
+            caller.username or "",
+            expires,
+        ],
     )
     return SESSION_PREFIX + sealed
 
@@ -51,11 +57,14 @@ def identify(session: Session, runtime: Runtime, secret: str) -> Caller:
     if not secret.startswith(SESSION_PREFIX):
         return Caller(authenticate(session, secret))
     try:
-        token_id, username, expires = runtime.signer.unseal(
+        # Sessions sealed before the fingerprint was added do not unpack:
+        # they are refused, and the client gets a new one from /token.
+        token_id, fingerprint, username, expires = runtime.signer.unseal(
             _PURPOSE, secret.removeprefix(SESSION_PREFIX)
         )
     except ValueError as exc:
         raise Unauthorized("the session token is not valid; get one at /token") from exc
     if time.time() > expires:
         raise Unauthorized("the session token has expired; get one from /token")
-    return Caller(authenticate_token_id(session, token_id), username or None)
+    principal = authenticate_token_id(session, token_id, fingerprint)
+    return Caller(principal, username or None)
