@@ -35,6 +35,7 @@ from keeper.edge.redirects import (
     make_rule,
 )
 from keeper.edge.rules import RESERVED_EDITION_SLUGS
+from keeper.services.store_urls import STORAGE_URL_PATTERN
 from keeper.storage.base import InvalidKey, validate_key
 
 Slug = Annotated[
@@ -139,7 +140,11 @@ class OrgCreate(_Strict):
     site_scheme: SiteScheme = "https"
     site_port: Port | None = None
     url_layout: UrlLayout = "subdomain"
-    storage_url: str | None = Field(default=None, max_length=1000)
+    storage_url: str | None = Field(
+        default=None,
+        max_length=1000,
+        json_schema_extra={"pattern": STORAGE_URL_PATTERN},
+    )
     cdn_kind: CdnKind = "none"
     cdn_settings: SettingsJson = Field(default_factory=dict)
 
@@ -152,7 +157,11 @@ class OrgUpdate(_Patch):
     site_scheme: SiteScheme | None = None
     site_port: Port | None = None
     url_layout: UrlLayout | None = None
-    storage_url: str | None = Field(default=None, max_length=1000)
+    storage_url: str | None = Field(
+        default=None,
+        max_length=1000,
+        json_schema_extra={"pattern": STORAGE_URL_PATTERN},
+    )
     cdn_kind: CdnKind | None = None
     cdn_settings: SettingsJson | None = None
 

@@ -22,6 +22,21 @@ ORG_STORE_SCHEMES = ("s3", "file")
 _ENDPOINT_SCHEMES = ("http", "https")
 _FORMS = "s3://BUCKET/PREFIX?endpoint_url=…&region=… or file:///ABSOLUTE/PATH"
 
+_SEGMENT = r"[A-Za-z0-9_~-][A-Za-z0-9._~-]{0,62}"
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,20}[a-z0-9])?"
+_OPTION = (
+    rf"(?:endpoint_url=https?://{_LABEL}(?:\.{_LABEL}){{0,3}}(?::[1-9][0-9]{{0,3}})?"
+    r"|region=[a-z][a-z0-9-]{0,28}[a-z0-9]"
+    r"|addressing_style=(?:path|virtual|auto)"
+    r"|presigned_post=(?:true|false))"
+)
+#: What :func:`check_storage_url` takes, as a pattern for the API's schema
+#: (it says no more than the check does; the check says why it refuses).
+STORAGE_URL_PATTERN = (
+    rf"^(?:s3://[a-z0-9][a-z0-9.-]{{1,61}}[a-z0-9](?:/{_SEGMENT})*"
+    rf"(?:\?{_OPTION}(?:&{_OPTION})*)?|file://(?:/{_SEGMENT})+)$"
+)
+
 
 def check_storage_url(url: str) -> str:
     """``url`` if an org's store can be made from it; :class:`Invalid`
