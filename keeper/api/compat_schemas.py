@@ -14,6 +14,7 @@ from keeper import __version__
 from keeper.api.present import product_url
 from keeper.config import Settings
 from keeper.db import Build, Organization, Product
+from keeper.domain.limits import MAX_MANIFEST_FILES
 from keeper.services.compat.register import CompatRegistration
 from keeper.storage import PostTarget
 
@@ -51,7 +52,10 @@ class BuildRequest(BaseModel):
 
     git_refs: list[str] | None = None
     git_ref: str | None = None
-    directories: list[str] = Field(default_factory=lambda: ["/"])
+    #: A folder holds at least one file: no more folders than files.
+    directories: list[str] = Field(
+        default_factory=lambda: ["/"], max_length=MAX_MANIFEST_FILES
+    )
     github_requester: str | None = Field(default=None, max_length=100)
 
     def refs(self) -> list[str]:
