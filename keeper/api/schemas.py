@@ -20,7 +20,6 @@ from keeper.domain.limits import (
     MAX_BUILD_BYTES,
     MAX_FILE_BYTES,
     MAX_MANIFEST_FILES,
-    MAX_PATH_BYTES,
 )
 from keeper.domain.paths import PathError, check_path, check_paths_together
 from keeper.edge.redirects import MAX_RULES, RedirectError, make_rule
@@ -206,12 +205,9 @@ def _site_path(path: str) -> str:
         raise ValueError(str(exc)) from None
 
 
-#: A file's path within a build (keeper.domain.paths has the rules). No
-#: valid path has more characters than MAX_PATH_BYTES, so longer strings
-#: are refused before they are looked at.
-SitePath = Annotated[
-    str, Field(min_length=1, max_length=MAX_PATH_BYTES), AfterValidator(_site_path)
-]
+#: A file's path within a build (keeper.domain.paths has the rules, and
+#: names the limit a path breaks).
+SitePath = Annotated[str, AfterValidator(_site_path)]
 
 
 class ManifestFile(_Strict):

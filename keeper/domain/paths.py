@@ -69,13 +69,18 @@ def _check_segment(path: str, segment: str) -> None:
         raise PathError(f"{_show(path)} has {shown}")
     decoded = segment
     for _ in range(_DECODE_ROUNDS):
+        if "%" not in decoded:
+            break
         decoded = unquote(decoded)
         # Harmless as a key, but an edge or proxy that decodes the URL
-        # again would read a dot segment or a separator.
-        if decoded in (".", "..") or any(c in decoded for c in "/\\\0"):
+        # again would read a dot segment, a separator or a control
+        # character (a NUL, or a line break in a redirect's Location).
+        if decoded in (".", "..") or any(
+            c in "/\\" or unicodedata.category(c) == "Cc" for c in decoded
+        ):
             raise PathError(
                 f"{_show(path)} has the segment {segment!r}, which percent-decodes "
-                "to a dot segment or a separator"
+                "to a dot segment, a separator or a control character"
             )
     size = len(segment.encode("utf-8"))
     if size > MAX_SEGMENT_BYTES:
@@ -110,7 +115,9 @@ def check_paths_together(paths: Iterable[str]) -> None:
         else:
             twins.append(f"{first!r} and {path!r}")
     if repeated:
-        raise PathError(f"paths repeated in the manifest: {_list(sorted(repeated))}")
+        raise PathError(
+            f"paths repeated in the manifest: {_list(sorted(map(repr, repeated)))}"
+        )
     if twins:
         raise PathError(
             "paths that are the same name after Unicode NFC normalisation: "
@@ -122,7 +129,7 @@ def check_paths_together(paths: Iterable[str]) -> None:
         for cut in range(len(normal))
         if normal[cut] == "/"
     }
-    clashes = sorted(seen[n] for n in seen if n in folders)
+    clashes = sorted(repr(seen[n]) for n in seen if n in folders)
     if clashes:
         raise PathError(
             "files named like a folder of the same build (a store cannot hold "

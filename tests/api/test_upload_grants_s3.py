@@ -13,13 +13,11 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 
-from keeper.app import create_app
-from tests.conftest import Keeper, make_settings
-from tests.objects import Walk, bucket_walk, under
+from tests.api.conftest import Stored, keeper_on
+from tests.conftest import Keeper
+from tests.objects import under
 from tests.publishing import Files, confirm, manifest_of
-from tests.servers import S3Endpoint
 
 pytestmark = pytest.mark.s3server
 
@@ -33,42 +31,15 @@ SCRIPT = b"<script>x</script>"
 assert len(SCRIPT) == len(SITE["index.html"])
 
 
-class S3Keeper(Keeper):
-    server: str
-    walk: Walk
-
-
 @pytest.fixture(params=["moto_s3", "rclone_s3"])
 def s3_keeper(
     request: pytest.FixtureRequest,
     database_url: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[S3Keeper]:
-    endpoint: S3Endpoint = request.getfixturevalue(request.param)
-    bucket = endpoint.new_bucket()
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", endpoint.access_key)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", endpoint.secret_key)
-    url = f"s3://{bucket}/sites?endpoint_url={endpoint.endpoint_url}&region=us-east-1"
-    settings = make_settings(database_url, url, tmp_path)
-    with TestClient(create_app(settings)) as client:
-        keeper = S3Keeper(client, settings)
-        keeper.server = request.param.removesuffix("_s3")
-        keeper.walk = bucket_walk(endpoint, bucket)
-        h = keeper.auth()
-        r = client.post(
-            "/api/orgs",
-            headers=h,
-            json={"slug": "lsst", "title": "L", "base_domain": "lsst.io"},
-        )
-        assert r.status_code == 201, r.text
-        r = client.post(
-            "/api/orgs/lsst/products",
-            headers=h,
-            json={"slug": "pipelines", "title": "P"},
-        )
-        assert r.status_code == 201, r.text
-        yield keeper
+) -> Iterator[Stored]:
+    with keeper_on(request.param, request, database_url, tmp_path, monkeypatch) as k:
+        yield k
 
 
 def with_md5(files: Files) -> list[dict[str, Any]]:
@@ -116,14 +87,6 @@ def publish(k: Keeper, files: Files) -> dict[str, Any]:
     return build
 
 
-def built(build_id: str) -> str:
-    return f"sites/lsst/pipelines/builds/{build_id}/"
-
-
-def staged(build_id: str) -> str:
-    return f"sites/lsst/pipelines/_staging/{build_id}/"
-
-
 def served(k: Keeper, path: str) -> bytes:
     r = k.client.get(f"/{path}", headers={"Host": "pipelines.lsst.io"})
     assert r.status_code == 200, r.text
@@ -135,7 +98,7 @@ def item_of(build: dict[str, Any], path: str) -> dict[str, Any]:
     return found
 
 
-def test_urls_write_to_staging_and_confirmation_publishes(s3_keeper: S3Keeper) -> None:
+def test_urls_write_to_staging_and_confirmation_publishes(s3_keeper: Stored) -> None:
     build = register(s3_keeper, with_md5(SITE))
 
     send(build, SITE)
@@ -143,14 +106,16 @@ def test_urls_write_to_staging_and_confirmation_publishes(s3_keeper: S3Keeper) -
     done = confirm(s3_keeper.client, BASE, s3_keeper.auth(), build["id"])
 
     assert done.status_code == 200, done.text
-    assert waiting == {staged(build["id"]) + p: data for p, data in SITE.items()}
+    assert waiting == {
+        s3_keeper.staged(build["id"]) + p: data for p, data in SITE.items()
+    }
     assert s3_keeper.walk() == {
-        built(build["id"]) + p: data for p, data in SITE.items()
+        s3_keeper.built(build["id"]) + p: data for p, data in SITE.items()
     }
 
 
 def test_a_url_replayed_after_completion_changes_nothing_served_or_reused(
-    s3_keeper: S3Keeper,
+    s3_keeper: Stored,
 ) -> None:
     first = publish(s3_keeper, SITE)
     before = s3_keeper.walk()
@@ -158,9 +123,11 @@ def test_a_url_replayed_after_completion_changes_nothing_served_or_reused(
     replay = put(item_of(first, "index.html"), SCRIPT)
 
     # rclone checks the signed MD5; moto stores anything, but in staging.
-    assert replay.status_code == (200 if s3_keeper.server == "moto" else 400)
+    assert replay.status_code == (200 if s3_keeper.backend == "moto" else 400)
     after = s3_keeper.walk()
-    assert under(after, built(first["id"])) == under(before, built(first["id"]))
+    assert under(after, s3_keeper.built(first["id"])) == under(
+        before, s3_keeper.built(first["id"])
+    )
     assert served(s3_keeper, "index.html") == SITE["index.html"]
 
     # A later build reuses the published object, never the replayed one,
@@ -168,7 +135,9 @@ def test_a_url_replayed_after_completion_changes_nothing_served_or_reused(
     second = publish(s3_keeper, {**SITE, "new.html": b"<p>new</p>"})
     assert [u["path"] for u in second["uploads"]] == ["new.html"]
     final = s3_keeper.walk()
-    assert under(final, built(second["id"]))["index.html"] == SITE["index.html"]
+    assert (
+        under(final, s3_keeper.built(second["id"]))["index.html"] == SITE["index.html"]
+    )
     assert served(s3_keeper, "index.html") == SITE["index.html"]
     assert under(final, "sites/lsst/pipelines/_staging/") == {}
 
@@ -185,7 +154,7 @@ FAULTS = {
 
 @pytest.mark.parametrize("case", sorted(FAULTS))
 def test_a_body_the_server_lets_through_fails_confirmation(
-    s3_keeper: S3Keeper, case: str
+    s3_keeper: Stored, case: str
 ) -> None:
     body, md5, fault = FAULTS[case]
     manifest = with_md5(SITE) if md5 else manifest_of(SITE)
@@ -198,7 +167,7 @@ def test_a_body_the_server_lets_through_fails_confirmation(
     # rclone refuses what it can check (everything but sha256 alone);
     # what either server lets through, confirmation refuses.
     refused_by_rclone = case != "other-bytes-no-md5"
-    if s3_keeper.server == "rclone" and refused_by_rclone:
+    if s3_keeper.backend == "rclone" and refused_by_rclone:
         assert response.status_code in (400, 403), response.text
         fault = "missing"
     else:
@@ -209,7 +178,7 @@ def test_a_body_the_server_lets_through_fails_confirmation(
     assert main["build_id"] is None
 
 
-def test_published_objects_carry_the_manifests_type(s3_keeper: S3Keeper) -> None:
+def test_published_objects_carry_the_manifests_type(s3_keeper: Stored) -> None:
     """moto lets a client send another Content-Type than the one signed;
     the copy keeper publishes has the manifest's."""
     build = register(s3_keeper, with_md5(SITE))
@@ -219,7 +188,7 @@ def test_published_objects_carry_the_manifests_type(s3_keeper: S3Keeper) -> None
         SITE["index.html"],
         **{"Content-Type": "text/plain"},
     )
-    if s3_keeper.server == "rclone":  # the type is signed: refused
+    if s3_keeper.backend == "rclone":  # the type is signed: refused
         assert sent.status_code == 403
         sent = put(item_of(build, "index.html"), SITE["index.html"])
     assert sent.status_code == 200
@@ -234,7 +203,7 @@ def test_published_objects_carry_the_manifests_type(s3_keeper: S3Keeper) -> None
 
 
 def test_files_without_md5_are_hashed_and_then_reused_by_anyone(
-    s3_keeper: S3Keeper,
+    s3_keeper: Stored,
 ) -> None:
     first = register(s3_keeper, manifest_of(SITE))
     send(first, SITE)
