@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -165,14 +165,15 @@ def chunks(data: bytes) -> Iterator[bytes]:
 
 
 PAGE = SITE["index.html"]
-BODIES = {
-    "longer": (PAGE + b"<script>", 413),
-    "shorter": (PAGE[:-1], 400),
-    "empty": (b"", 400),
-    "same-size-other-bytes": (SCRIPT, 400),
-    "chunked-longer": (chunks(PAGE + b"<script>"), 413),
-    "chunked-shorter": (chunks(PAGE[:-1]), 400),
-    "chunked-other-bytes": (chunks(SCRIPT), 400),
+#: case -> (a fresh body each time: generators are used up, status).
+BODIES: dict[str, tuple[Callable[[], bytes | Iterator[bytes]], int]] = {
+    "longer": (lambda: PAGE + b"<script>", 413),
+    "shorter": (lambda: PAGE[:-1], 400),
+    "empty": (lambda: b"", 400),
+    "same-size-other-bytes": (lambda: SCRIPT, 400),
+    "chunked-longer": (lambda: chunks(PAGE + b"<script>"), 413),
+    "chunked-shorter": (lambda: chunks(PAGE[:-1]), 400),
+    "chunked-other-bytes": (lambda: chunks(SCRIPT), 400),
 }
 
 
@@ -182,7 +183,7 @@ def test_only_the_declared_bytes_are_stored(product: Keeper, case: str) -> None:
     build = register(product.client, BASE, product.auth(), SITE)
     url = url_of(build, "index.html")
 
-    refused = product.client.put(url, content=body)
+    refused = product.client.put(url, content=body())
     after_refusal = objects(product)
     accepted = product.client.put(url, content=PAGE)
 

@@ -142,10 +142,11 @@ def _publishable(store: ObjectStore, staged: str, target: str) -> list[str]:
         dataclasses.replace(info, key=info.key[len(staged) :])
         for info in store.list(staged)
     ]
+    replaced = {u.key for u in uploads}
     earlier = {
         info.key[len(target) :]: info.size
         for info in store.list(target)
-        if info.key[len(target) :] not in {u.key for u in uploads}
+        if info.key[len(target) :] not in replaced
     }
     files, _ = split_markers(
         uploads + [ObjectInfo(key=k, size=size) for k, size in earlier.items()]
