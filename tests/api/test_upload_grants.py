@@ -301,3 +301,27 @@ def test_fresh_urls_are_not_given_for_files_keeper_copied(product: Keeper) -> No
 
     assert response.status_code == 422
     assert "index.html" in response.json()["detail"][0]["msg"]
+
+
+def test_an_expired_url_is_refused_and_renewal_gives_one_that_works(
+    product: Keeper, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What ``ltd upload`` does on a 403: ask ``POST …/uploads`` again."""
+    build = register(product.client, BASE, product.auth(), SITE)
+    url = url_of(build, "index.html")
+    later = time.time() + product.settings.upload_url_expires_in + 1
+    with monkeypatch.context() as m:
+        m.setattr("keeper.services.upload_urls.time.time", lambda: later)
+        expired = product.client.put(url, content=PAGE)
+    renewed = product.client.post(
+        f"{BASE}/builds/{build['id']}/uploads",
+        headers=product.auth(),
+        json={"paths": ["index.html"]},
+    )
+
+    assert expired.status_code == 403
+    assert "expired" in expired.json()["detail"][0]["msg"]
+    assert renewed.status_code == 200, renewed.text
+    [fresh] = renewed.json()
+    assert product.client.put(fresh["url"], content=PAGE).status_code == 204
+    assert objects(product) == {staged(build["id"]) + "index.html": PAGE}
