@@ -30,6 +30,9 @@ _RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 #: A presigned or keeper-signed URL that has expired (or whose signature the
 #: store rejects) answers 401/403: ask keeper for a fresh one.
 _EXPIRED_STATUSES = frozenset({401, 403})
+#: ``rclone serve s3`` answers an expired presigned URL with 400 and this
+#: error code (and S3's clock-skew message) instead.
+_EXPIRED_400_CODE = "<Code>AccessDenied</Code>"
 _TIMEOUT = urllib3.Timeout(connect=10.0, read=120.0)
 
 
@@ -220,7 +223,7 @@ class Transfer:
                         self.progress(local, local.size)
                     return
                 last = f"HTTP {status}: {answer.text.strip()[:200]}"
-                if status in _EXPIRED_STATUSES and self.renew and not renewed:
+                if _expired(answer) and self.renew and not renewed:
                     # One renewal per file: a second refusal is not expiry.
                     instruction = self._renew(instruction)
                     renewed = True
@@ -242,3 +245,10 @@ class Transfer:
             if item.path == instruction.path:
                 return item
         raise UploadFailed(f"keeper gave no new upload URL for {instruction.path}")
+
+
+def _expired(answer: Answer) -> bool:
+    """Does the answer say the URL expired (or was refused as if it had)?"""
+    if answer.status in _EXPIRED_STATUSES:
+        return True
+    return answer.status == 400 and _EXPIRED_400_CODE in answer.text

@@ -28,8 +28,14 @@ class Settings(BaseSettings):
     #: several keeper processes on one machine agree.
     secret_key: SecretStr | None = None
     secret_key_file: Path = Path("keeper-data/secret-key")
-    #: Lifetime of the upload URLs handed to clients.
-    upload_url_expires_in: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    #: Lifetime of the per-file upload URLs handed to clients (S3 presigned
+    #: or keeper's own PUTs). Short, since a URL in a CI log is a credential
+    #: until it expires; ``ltd upload`` asks for a new one when it does.
+    upload_url_expires_in: int = Field(default=900, ge=60, le=7 * 24 * 3600)
+    #: Lifetime of the form-upload URLs of the LTD Keeper 1.x routes.
+    #: ltd-conveyor 0.8 cannot renew them, so they outlast a whole upload;
+    #: what they write is staged and never served unless confirmed.
+    form_upload_url_expires_in: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
     #: The organization that the LTD Keeper 1.x routes (``/token``,
     #: ``/products/…``) act on: those predate organizations. Unset means the
     #: only organization there is.

@@ -62,6 +62,7 @@ class BuildRequest(BaseModel):
         default=None, min_length=1, max_length=MAX_GIT_REFS
     )
     git_ref: _GitRef | None = None
+    #: A folder holds at least one file: no more folders than files.
     directories: list[Annotated[str, Field(max_length=MAX_PATH_BYTES)]] = Field(
         default_factory=lambda: ["/"], max_length=MAX_MANIFEST_FILES
     )

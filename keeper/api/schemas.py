@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal, Self
 
@@ -19,12 +18,16 @@ from pydantic import (
 from keeper.db import EditionKind, Role
 from keeper.domain.json_values import compact_size, deeper_than
 from keeper.domain.limits import (
+    MAX_BUILD_BYTES,
     MAX_CI_BYTES,
+    MAX_FILE_BYTES,
     MAX_GIT_REFS,
     MAX_JSON_DEPTH,
+    MAX_MANIFEST_FILES,
     MAX_SETTINGS_BYTES,
     MAX_TRACKING_PARAMS_BYTES,
 )
+from keeper.domain.paths import PathError, check_path, check_paths_together
 from keeper.domain.site_domains import DomainError, normalise_base_domain
 from keeper.edge.redirects import (
     MAX_RULES,
@@ -36,7 +39,6 @@ from keeper.edge.redirects import (
 )
 from keeper.edge.rules import RESERVED_EDITION_SLUGS
 from keeper.services.store_urls import STORAGE_URL_PATTERN
-from keeper.storage.base import InvalidKey, validate_key
 
 Slug = Annotated[
     str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -283,20 +285,21 @@ class HistoryEntry(BaseModel):
     created: datetime
 
 
-def _safe_path(path: str) -> str:
-    if "\\" in path:
-        raise ValueError("backslashes are not allowed in paths")
+def _site_path(path: str) -> str:
     try:
-        return validate_key(path)
-    except InvalidKey as exc:
-        raise ValueError(str(exc)) from exc
+        return check_path(path)
+    except PathError as exc:
+        raise ValueError(str(exc)) from None
+
+
+#: A file's path within a build (keeper.domain.paths has the rules, and
+#: names the limit a path breaks).
+SitePath = Annotated[str, AfterValidator(_site_path)]
 
 
 class ManifestFile(_Strict):
-    path: Annotated[
-        str, Field(min_length=1, max_length=1024), AfterValidator(_safe_path)
-    ]
-    size: int = Field(ge=0)
+    path: SitePath
+    size: int = Field(ge=0, le=MAX_FILE_BYTES)
     sha256: Sha256
     md5: Md5 | None = Field(
         default=None,
@@ -307,11 +310,18 @@ class ManifestFile(_Strict):
     )
 
 
-def _unique_paths(files: list[ManifestFile]) -> list[ManifestFile]:
-    counts = Counter(f.path for f in files)
-    repeated = sorted(path for path, n in counts.items() if n > 1)
-    if repeated:
-        raise ValueError(f"paths repeated in the manifest: {', '.join(repeated[:20])}")
+def _one_build(files: list[ManifestFile]) -> list[ManifestFile]:
+    """The rules that hold between the files of one manifest."""
+    try:
+        check_paths_together(f.path for f in files)
+    except PathError as exc:
+        raise ValueError(str(exc)) from None
+    total = sum(f.size for f in files)
+    if total > MAX_BUILD_BYTES:
+        raise ValueError(
+            f"the files add up to {total} bytes; a build has at most "
+            f"{MAX_BUILD_BYTES} bytes (MAX_BUILD_BYTES)"
+        )
     return files
 
 
@@ -330,7 +340,11 @@ class BuildCreate(_Strict):
         Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
         | None
     ) = None
-    manifest: Annotated[list[ManifestFile], AfterValidator(_unique_paths)]
+    manifest: Annotated[
+        list[ManifestFile],
+        Field(max_length=MAX_MANIFEST_FILES),
+        AfterValidator(_one_build),
+    ]
     ci: CiAnnotations = Field(default_factory=dict)
 
 
@@ -369,7 +383,7 @@ class BuildCreated(BuildPublic):
 
 
 class UploadRenewal(_Strict):
-    paths: list[str] = Field(min_length=1, max_length=10_000)
+    paths: list[SitePath] = Field(min_length=1, max_length=MAX_MANIFEST_FILES)
 
 
 class BuildConfirmed(BuildPublic):

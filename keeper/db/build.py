@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from keeper.db.types import UTCDateTime, utcnow
@@ -39,7 +39,8 @@ class Build(SQLModel, table=True):
     #: CI annotations: commit sha, run URL, pull request number …
     ci: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     file_count: int = 0
-    total_size: int = 0
+    #: Bytes; 64-bit, as a build may hold up to MAX_BUILD_BYTES.
+    total_size: int = Field(default=0, sa_type=BigInteger)
     #: sha256 over the manifest and refs: an interrupted upload that is run
     #: again finds its pending build by it and sends only what is missing.
     manifest_digest: str | None = Field(default=None, max_length=64)
@@ -68,7 +69,8 @@ class BuildFile(SQLModel, table=True):
     #: Denormalised so reuse lookups need no join.
     product_id: int = Field(foreign_key="product.id")
     path: str = Field(max_length=1024)
-    size: int
+    #: Bytes; 64-bit, as a file may hold up to MAX_FILE_BYTES.
+    size: int = Field(sa_type=BigInteger)
     sha256: str = Field(max_length=64)
     content_type: str = Field(max_length=255)
     #: The client's MD5, checked against the store's ETag (which the store

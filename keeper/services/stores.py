@@ -39,6 +39,10 @@ class StoreProvider:
             return store
 
 
+#: The product's folder holding its builds' staging folders.
+STAGING_FOLDER = "_staging"
+
+
 def product_prefix(product: Product) -> str:
     return f"{product.slug}/"
 
@@ -47,3 +51,15 @@ def build_prefix(product: Product, build: Build | str) -> str:
     """Where a build's objects live; ``build`` may be its public id."""
     public_id = build if isinstance(build, str) else build.public_id
     return f"{product.slug}/builds/{public_id}/"
+
+
+def staging_prefix(product: Product, build: Build | str) -> str:
+    """Where clients upload a build's files, before keeper publishes them.
+
+    Upload URLs write only here, and no edge serves it: confirmation copies
+    each file into :func:`build_prefix` and checks the copy, so a leaked
+    URL used after the build completed changes nothing anyone reads: the
+    build's own prefix is written by keeper alone.
+    """
+    public_id = build if isinstance(build, str) else build.public_id
+    return f"{product.slug}/{STAGING_FOLDER}/{public_id}/"

@@ -1,10 +1,14 @@
 """Keeper's own signed upload URLs, for stores that cannot presign.
 
-A PUT URL carries the org, the object key, the declared size and an
-expiry, signed with HMAC-SHA256; holding the URL is the permission to PUT
-there. A form POST URL carries the org, a folder prefix and an expiry the
-same way. Other short-lived credentials are sealed with the same key under
-a purpose of their own, so that none can pass for another.
+A PUT URL grants one declared file of one build: the org, the build, the
+object key, the size, the sha256, the content type and an expiry, signed
+with HMAC-SHA256. A form POST URL grants a folder of one build the same
+way. Holding a URL is the permission to write, so each is checked against
+the database as well when it is used: an upload URL ends with its build's
+upload, whatever its expiry says (keeper.services.upload_grants).
+
+Every credential is sealed under a purpose of its own, so that none can
+pass for another.
 """
 
 from __future__ import annotations
@@ -24,27 +28,45 @@ from keeper.services.errors import Forbidden
 
 @dataclass(frozen=True)
 class UploadGrant:
+    """Permission to PUT exactly one declared file of a build.
+
+    ``key`` lies in the build's staging folder; the body must be ``size``
+    bytes hashing to ``sha256`` (hex), and is stored as ``content_type``.
+    """
+
     org: str
+    build: str
     key: str
     size: int
+    sha256: str
+    content_type: str
     expires: int
 
 
 @dataclass(frozen=True)
 class PostGrant:
-    """Permission to form-POST objects under ``prefix`` (a folder) of an org.
+    """Permission to form-POST files into ``folder`` (``""`` or ``"a/b/"``)
+    of a build, whose files land under ``root``, the build's staging folder.
 
     ``discard`` grants take LTD's empty directory-marker objects and store
     nothing: a folder store cannot hold a key that is also a prefix.
     """
 
     org: str
-    prefix: str
+    build: str
+    root: str
+    folder: str
     expires: int
     discard: bool = False
 
+    @property
+    def prefix(self) -> str:
+        return self.root + self.folder
 
+
+_PUT_PURPOSE = "put"
 _POST_PURPOSE = "form-post"
+_EXPIRED = "the upload URL has expired; ask keeper for a new one"
 
 
 class UploadSigner:
@@ -52,38 +74,55 @@ class UploadSigner:
         self._secret = secret
 
     def sign(self, grant: UploadGrant) -> str:
-        payload = _b64(
-            json.dumps(
-                [grant.org, grant.key, grant.size, grant.expires], separators=(",", ":")
-            ).encode()
+        return self.seal(
+            _PUT_PURPOSE,
+            [
+                grant.org,
+                grant.build,
+                grant.key,
+                grant.size,
+                grant.sha256,
+                grant.content_type,
+                grant.expires,
+            ],
         )
-        return f"{payload}.{self._mac(payload)}"
 
     def verify(self, token: str, *, now: float | None = None) -> UploadGrant:
-        payload, _, mac = token.partition(".")
-        if not mac or not hmac.compare_digest(mac, self._mac(payload)):
-            raise Forbidden("the upload URL's signature is not valid")
         try:
-            org, key, size, expires = json.loads(_unb64(payload))
+            org, build, key, size, sha256, content_type, expires = self.unseal(
+                _PUT_PURPOSE, token
+            )
         except ValueError as exc:
-            raise Forbidden("the upload URL is malformed") from exc
+            # Also what a URL signed before grants named their build gets:
+            # the client asks for a fresh one, as for an expired URL.
+            raise Forbidden("the upload URL's signature is not valid") from exc
         if (now or time.time()) > expires:
-            raise Forbidden("the upload URL has expired; ask keeper for a new one")
-        return UploadGrant(org=org, key=key, size=size, expires=expires)
+            raise Forbidden(_EXPIRED)
+        return UploadGrant(org, build, key, size, sha256, content_type, expires)
 
     def sign_post(self, grant: PostGrant) -> str:
         return self.seal(
-            _POST_PURPOSE, [grant.org, grant.prefix, grant.expires, grant.discard]
+            _POST_PURPOSE,
+            [
+                grant.org,
+                grant.build,
+                grant.root,
+                grant.folder,
+                grant.expires,
+                grant.discard,
+            ],
         )
 
     def verify_post(self, token: str, *, now: float | None = None) -> PostGrant:
         try:
-            org, prefix, expires, discard = self.unseal(_POST_PURPOSE, token)
+            org, build, root, folder, expires, discard = self.unseal(
+                _POST_PURPOSE, token
+            )
         except ValueError as exc:
-            raise Forbidden("the upload URL is not valid") from exc
+            raise Forbidden("the upload URL's signature is not valid") from exc
         if (now or time.time()) > expires:
-            raise Forbidden("the upload URL has expired; ask keeper for a new one")
-        return PostGrant(org=org, prefix=prefix, expires=expires, discard=discard)
+            raise Forbidden(_EXPIRED)
+        return PostGrant(org, build, root, folder, expires, discard)
 
     def seal(self, purpose: str, items: list[Any]) -> str:
         """Sign ``items`` (JSON values) for ``purpose``; see :meth:`unseal`."""
@@ -93,18 +132,20 @@ class UploadSigner:
     def unseal(self, purpose: str, token: str) -> list[Any]:
         """The items sealed for ``purpose``; ValueError for anything else."""
         payload, _, mac = token.partition(".")
-        if not mac or not hmac.compare_digest(mac, self._mac(payload, purpose)):
+        # Compared as bytes: compare_digest raises TypeError for str with
+        # non-ASCII characters, which a hostile URL may well contain.
+        expected = self._mac(payload, purpose).encode()
+        if not mac or not hmac.compare_digest(mac.encode(), expected):
             raise ValueError("bad signature")
         items = json.loads(_unb64(payload))
         if not isinstance(items, list):
             raise ValueError("malformed")
         return items
 
-    def _mac(self, payload: str, purpose: str = "") -> str:
-        # PUT tokens predate purposes and keep their plain MAC. A purpose is
-        # followed by NUL, which base64 payloads never contain, so a MAC for
-        # one purpose can never verify for another.
-        message = f"{purpose}\0{payload}" if purpose else payload
+    def _mac(self, payload: str, purpose: str) -> str:
+        # The purpose is followed by NUL, which base64 payloads never
+        # contain, so a MAC for one purpose can never verify for another.
+        message = f"{purpose}\0{payload}"
         return _b64(hmac.new(self._secret, message.encode(), hashlib.sha256).digest())
 
 

@@ -156,8 +156,12 @@ class ObjectStore(Protocol):
         """Every object whose key starts with ``prefix``, in key order."""
         ...
 
-    def copy(self, src: str, dst: str) -> None:
-        """Server-side copy. Raises :class:`ObjectNotFound` for a missing src."""
+    def copy(self, src: str, dst: str, *, content_type: str | None = None) -> None:
+        """Server-side copy. Raises :class:`ObjectNotFound` for a missing src.
+
+        With ``content_type`` the copy is stored with that type (where the
+        store keeps types at all) rather than the source's.
+        """
         ...
 
     def delete(self, key: str) -> None:
@@ -178,19 +182,26 @@ class ObjectStore(Protocol):
         *,
         content_type: str,
         expires_in: int,
+        content_length: int | None = None,
         content_md5: str | None = None,
+        checksum_sha256: str | None = None,
     ) -> UploadTarget:
         """A URL a client can PUT the object's bytes to, without credentials.
 
-        Only meaningful when :attr:`supports_presigned_put` is true. With
-        ``content_md5`` (base64, as in the header) the signature covers it,
-        so the store refuses a body whose MD5 differs.
+        Only meaningful when :attr:`supports_presigned_put` is true. Each of
+        ``content_length``, ``content_md5`` and ``checksum_sha256`` (both
+        base64, as in their headers) is covered by the signature, so a store
+        that checks what it signed refuses any other body. Which servers
+        check what is pinned down in tests/storage/test_presigned_put.py.
         """
         ...
 
-    def presign_post(self, prefix: str, *, expires_in: int) -> PostTarget:
+    def presign_post(
+        self, prefix: str, *, expires_in: int, max_bytes: int | None = None
+    ) -> PostTarget:
         """A form target that takes any object under the folder ``prefix``
-        (see :func:`validate_dir_prefix`) and nothing outside it.
+        (see :func:`validate_dir_prefix`) and nothing outside it; with
+        ``max_bytes``, no file larger than that.
 
         Only meaningful when :attr:`supports_presigned_post` is true.
         """

@@ -145,9 +145,11 @@ class PrefixedStore:
         for info in self.store.list(f"{self.prefix}/{prefix}"):
             yield dataclasses.replace(info, key=info.key[cut:])
 
-    def copy(self, src: str, dst: str) -> None:
+    def copy(self, src: str, dst: str, *, content_type: str | None = None) -> None:
         with self._outer_errors():
-            self.store.copy(self._inner(src), self._inner(dst))
+            self.store.copy(
+                self._inner(src), self._inner(dst), content_type=content_type
+            )
 
     def delete(self, key: str) -> None:
         self.store.delete(self._inner(key))
@@ -166,18 +168,26 @@ class PrefixedStore:
         *,
         content_type: str,
         expires_in: int,
+        content_length: int | None = None,
         content_md5: str | None = None,
+        checksum_sha256: str | None = None,
     ) -> UploadTarget:
         return self.store.presign_put(
             self._inner(key),
             content_type=content_type,
             expires_in=expires_in,
+            content_length=content_length,
             content_md5=content_md5,
+            checksum_sha256=checksum_sha256,
         )
 
-    def presign_post(self, prefix: str, *, expires_in: int) -> PostTarget:
+    def presign_post(
+        self, prefix: str, *, expires_in: int, max_bytes: int | None = None
+    ) -> PostTarget:
         validate_dir_prefix(prefix)
-        return self.store.presign_post(f"{self.prefix}/{prefix}", expires_in=expires_in)
+        return self.store.presign_post(
+            f"{self.prefix}/{prefix}", expires_in=expires_in, max_bytes=max_bytes
+        )
 
     def _inner(self, key: str) -> str:
         return f"{self.prefix}/{validate_key(key)}"

@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from keeper.domain.paths import RESERVED_PREFIX
+
 from .base import (
     CHUNK_SIZE,
     InvalidKey,
@@ -27,7 +29,8 @@ from .base import (
 )
 
 #: Names starting with this are in-flight writes: never listed, never keys.
-TEMP_PREFIX = ".keeper-tmp-"
+#: Builds may not use such names (keeper.domain.paths refuses them).
+TEMP_PREFIX = RESERVED_PREFIX
 
 
 class FilesystemStore:
@@ -74,7 +77,8 @@ class FilesystemStore:
 
         self._replace_via_temp(key, path, write)
 
-    def copy(self, src: str, dst: str) -> None:
+    def copy(self, src: str, dst: str, *, content_type: str | None = None) -> None:
+        # Types are not stored here: readers guess them from the name.
         src_path = self._path(src)
         dst_path = self._path(dst)
         if not _is_file(src_path):
@@ -190,14 +194,18 @@ class FilesystemStore:
         *,
         content_type: str,
         expires_in: int,
+        content_length: int | None = None,
         content_md5: str | None = None,
+        checksum_sha256: str | None = None,
     ) -> UploadTarget:
         raise NotImplementedError(
             "FilesystemStore cannot presign uploads: keeper issues its own "
             "signed PUT URLs for the filesystem backend"
         )
 
-    def presign_post(self, prefix: str, *, expires_in: int) -> PostTarget:
+    def presign_post(
+        self, prefix: str, *, expires_in: int, max_bytes: int | None = None
+    ) -> PostTarget:
         raise NotImplementedError(
             "FilesystemStore cannot presign form uploads: keeper issues its "
             "own signed POST URLs for the filesystem backend"

@@ -133,14 +133,14 @@ class S3Store:
                     data, self.bucket, full, ExtraArgs={"ContentType": content_type}
                 )
 
-    def copy(self, src: str, dst: str) -> None:
+    def copy(self, src: str, dst: str, *, content_type: str | None = None) -> None:
         source = {"Bucket": self.bucket, "Key": self._full(src)}
+        metadata: dict[str, str] = {"MetadataDirective": "COPY"}
+        if content_type is not None:
+            metadata = {"MetadataDirective": "REPLACE", "ContentType": content_type}
         with self._errors("copy", src):
             self.client.copy_object(
-                Bucket=self.bucket,
-                Key=self._full(dst),
-                CopySource=source,
-                MetadataDirective="COPY",
+                Bucket=self.bucket, Key=self._full(dst), CopySource=source, **metadata
             )
 
     def delete(self, key: str) -> None:
@@ -148,10 +148,15 @@ class S3Store:
             self.client.delete_object(Bucket=self.bucket, Key=self._full(key))
 
     def delete_prefix(self, prefix: str) -> int:
+        root = f"{self.prefix}/" if self.prefix else ""
         batch: list[str] = []
         removed = 0
         for info in self.list(prefix):
-            batch.append(self._full(info.key))
+            # The key as listed, not validated again: S3 holds keys no store
+            # API would write ("a/../b", "a//b"), and whoever could write one
+            # (a presigned POST takes any key under its folder) must not be
+            # able to make the folder impossible to remove.
+            batch.append(root + info.key)
             if len(batch) == _DELETE_BATCH:
                 removed += self._delete_batch(batch)
                 batch = []
@@ -229,26 +234,39 @@ class S3Store:
         *,
         content_type: str,
         expires_in: int,
+        content_length: int | None = None,
         content_md5: str | None = None,
+        checksum_sha256: str | None = None,
     ) -> UploadTarget:
-        params = {
+        params: dict[str, Any] = {
             "Bucket": self.bucket,
             "Key": self._full(key),
             "ContentType": content_type,
         }
         headers = {"Content-Type": content_type}
+        if content_length is not None:
+            # Signed, never handed out: every HTTP client sends the length
+            # of the body it sends, and the signature then fails for any
+            # other length.
+            params["ContentLength"] = content_length
         if content_md5 is not None:
             params["ContentMD5"] = content_md5
             headers["Content-MD5"] = content_md5
+        if checksum_sha256 is not None:
+            params["ChecksumSHA256"] = checksum_sha256
+            headers["x-amz-checksum-sha256"] = checksum_sha256
         with self._errors("presign", key):
             url = self.client.generate_presigned_url(
                 "put_object", Params=params, ExpiresIn=expires_in
             )
         # The headers are part of the signature: the client must send them
-        # as they are, and S3 checks the body against Content-MD5.
+        # as they are, and S3 checks the body against Content-MD5 and the
+        # SHA-256 checksum.
         return UploadTarget(url=url, method="PUT", headers=headers)
 
-    def presign_post(self, prefix: str, *, expires_in: int) -> PostTarget:
+    def presign_post(
+        self, prefix: str, *, expires_in: int, max_bytes: int | None = None
+    ) -> PostTarget:
         validate_dir_prefix(prefix)
         root = f"{self.prefix}/" if self.prefix else ""
         folder = root + prefix
@@ -260,6 +278,8 @@ class S3Store:
             ["starts-with", "$Content-Type", ""],
             {"success_action_status": "204"},
         ]
+        if max_bytes is not None:
+            conditions.append(["content-length-range", 0, max_bytes])
         with self._errors("presign", prefix or "/"):
             post = self.client.generate_presigned_post(
                 self.bucket,

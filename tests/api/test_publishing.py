@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -80,11 +81,13 @@ def test_missing_or_corrupt_files_fail_the_build_and_leave_editions(
         r = product.client.request(
             item["method"], item["url"], headers=item["headers"], content=data
         )
-        assert r.status_code in (200, 204)
+        # Keeper's upload URL takes only the declared bytes: nothing stored.
+        expected = 400 if item["path"] == "page1.html" else 204
+        assert r.status_code == expected, r.text
     r = confirm(product.client, BASE, product.auth(), build["id"])
     assert r.status_code == 422
     msg = r.json()["detail"][0]["msg"]
-    assert "page0.html (missing)" in msg and "page1.html (sha256 differs)" in msg
+    assert "page0.html (missing)" in msg and "page1.html (missing)" in msg
     shown = product.client.get(f"{BASE}/builds/{build['id']}").json()
     assert shown["status"] == "failed" and "page0.html" in shown["error"]
     assert editions(product)["__main"]["build_id"] == good["id"]
@@ -242,7 +245,14 @@ def test_a_truncated_object_is_asked_for_again_on_resume(product: Keeper) -> Non
     files = site("short")
     first = register(product.client, BASE, product.auth(), files)
     target = next(u for u in first["uploads"] if u["path"] == "index.html")
-    upload(product.client, {"uploads": [target]}, {"index.html": b"<h1>"})
+    # Keeper's own URL refuses a short body; a store that does not check
+    # what it signed (moto) keeps it, as this does.
+    refused = product.client.put(target["url"], content=b"<h1>")
+    assert refused.status_code == 400
+    storage = Path(product.settings.storage_url.removeprefix("file://"))
+    staged = storage / "lsst" / "pipelines" / "_staging" / first["id"]
+    staged.mkdir(parents=True)
+    (staged / "index.html").write_bytes(b"<h1>")
     again = register(product.client, BASE, product.auth(), files)
     assert "index.html" in {u["path"] for u in again["uploads"]}
 

@@ -137,7 +137,9 @@ def test_register_answers_like_ltd_keeper_1x(site: Site) -> None:
     folders = {"/", "api/", "api/deep/", "_static/"}
     assert set(body["post_prefix_urls"]) == folders
     assert set(body["post_dir_urls"]) == folders
-    prefix = f"pipelines/builds/{body['slug']}/"
+    # Uploads land in the build's staging folder, which no edge serves; the
+    # confirmation copies them into pipelines/builds/<id>/.
+    prefix = f"pipelines/_staging/{body['slug']}/"
     for name, target in body["post_prefix_urls"].items():
         folder = "" if name == "/" else name
         assert target["fields"]["key"] == f"{prefix}{folder}${{filename}}"

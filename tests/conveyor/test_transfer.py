@@ -150,6 +150,28 @@ def test_an_expired_url_is_renewed_once(tmp_path: Path) -> None:
     assert stats.renewed == 4 and stats.files == 4
 
 
+def test_rclones_answer_to_an_expired_url_is_renewed_too(tmp_path: Path) -> None:
+    """rclone serve s3 answers 400 AccessDenied where S3 answers 403."""
+    files = site(tmp_path, 1)
+    expired = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+        "<Message>The difference between the request time and the server's time "
+        "is too large.</Message></Error>"
+    )
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "s3":
+            return httpx.Response(400, text=expired)
+        return httpx.Response(200)
+
+    renew = lambda paths: instructions(  # noqa: E731
+        {p: files[p] for p in paths}, base="http://fresh"
+    )
+    with transfer(handler, renew=renew) as t:
+        stats = t.send(instructions(files), files)
+    assert stats.renewed == 1 and stats.files == 1
+
+
 def test_a_refused_renewed_url_fails(tmp_path: Path) -> None:
     files = site(tmp_path, 1)
 

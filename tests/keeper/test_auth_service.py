@@ -65,10 +65,17 @@ def test_org_roles_need_an_org_and_superadmin_none(session: Session) -> None:
 
 def test_upload_urls_expire_and_resist_tampering() -> None:
     signer = UploadSigner(b"k" * 32)
-    token = signer.sign(
-        UploadGrant(org="o", key="p/builds/b/index.html", size=3, expires=1000)
+    grant = UploadGrant(
+        org="o",
+        build="b",
+        key="p/_staging/b/index.html",
+        size=3,
+        sha256="0" * 64,
+        content_type="text/html",
+        expires=1000,
     )
-    assert signer.verify(token, now=999).key == "p/builds/b/index.html"
+    token = signer.sign(grant)
+    assert signer.verify(token, now=999) == grant
     with pytest.raises(Exception, match="expired"):
         signer.verify(token, now=1001)
     payload, _, mac = token.partition(".")

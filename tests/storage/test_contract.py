@@ -215,6 +215,35 @@ def test_copy_duplicates_an_object(store: ObjectStore) -> None:
     assert store.get("builds/1/page.html") == b"<p>v1</p>"
 
 
+def test_a_copy_can_be_given_another_content_type(store: ObjectStore) -> None:
+    """Keeper publishes uploads with the manifest's type, whatever type the
+    upload arrived with."""
+    store.put("staged/page.html", b"<p>x</p>", content_type="text/plain")
+
+    store.copy("staged/page.html", "build/page.html", content_type="text/html")
+
+    assert store.get("build/page.html") == b"<p>x</p>"
+    copied = store.stat("build/page.html")
+    # A folder store keeps no types and guesses from the name: also HTML.
+    assert copied is not None and copied.content_type == "text/html"
+
+
+def test_a_copys_listed_etag_is_its_md5_where_etags_are_md5s(
+    store: ObjectStore,
+) -> None:
+    """Confirmation verifies an uploaded file from the listed ETag of the
+    copy keeper made of it: the store must compute it from the copy."""
+    body = b"<p>copied</p>"
+    store.put("staged/a.html", body)
+    store.copy("staged/a.html", "build/a.html", content_type="text/html")
+
+    [info] = list(store.list("build/"))
+
+    if store.supports_presigned_put:  # the S3 servers
+        assert info.etag is not None
+        assert info.etag.strip('"') == hashlib.md5(body).hexdigest()
+
+
 def test_a_copy_is_independent_of_its_source(store: ObjectStore) -> None:
     store.put("src.txt", b"original")
     store.copy("src.txt", "dst.txt")

@@ -188,3 +188,21 @@ def test_rclone_checks_the_presigned_content_type(rclone_s3: S3Endpoint) -> None
 
     assert response.status_code == 403
     assert store.stat("a.html") is None
+
+
+def test_delete_prefix_removes_keys_no_store_api_would_write(
+    moto_s3: S3Endpoint,
+) -> None:
+    """A presigned POST takes any key under its folder, "a/../b" included;
+    such keys must not make the folder impossible to remove."""
+    store = fresh_s3_store(moto_s3, prefix="tenant")
+    raw = s3_client(moto_s3)
+    odd = ["tenant/staged/a/../b.html", "tenant/staged//c.html", "tenant/staged/./d"]
+    for key in odd:
+        raw.put_object(Bucket=store.bucket, Key=key, Body=b"x")
+    store.put("staged/ok.html", b"ok")
+
+    removed = store.delete_prefix("staged/")
+
+    assert removed == 4
+    assert list(store.list("staged/")) == []

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import io
-import tempfile
-from typing import BinaryIO, cast
+from typing import BinaryIO
 
 from fastapi import Request, status
-from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -15,23 +13,16 @@ from keeper.api.access import SIGNED_URL
 from keeper.api.deps import RuntimeDep, SessionDep
 from keeper.api.routing import api_router, max_body
 from keeper.domain.limits import FORM_BODY_BYTES, MAX_FILE_BYTES
-from keeper.services.errors import Invalid, KeeperError
+from keeper.services.errors import Invalid
 from keeper.services.form_uploads import FormFile, receive_form_post
-from keeper.services.lookup import get_org
-from keeper.services.runtime import Runtime
-from keeper.storage import ObjectStore
+from keeper.services.put_uploads import (
+    BodyTooLarge,
+    GrantedBody,
+    check_declared_length,
+)
+from keeper.services.upload_grants import writable_store
 
 router = api_router(prefix="/uploads", tags=["uploads"])
-
-#: Bodies up to this size stay in memory; larger ones spill to disk.
-_SPOOL_BYTES = 8 * 1024 * 1024
-#: S3 takes at most 5 GiB in one POST; keeper's form uploads match it.
-_MAX_FORM_BYTES = 5 * 1024**3
-
-
-class TooLarge(KeeperError):
-    status_code = 413
-    error_type = "too_large"
 
 
 @router.put(
@@ -43,36 +34,23 @@ class TooLarge(KeeperError):
 async def put_object(
     token: str, request: Request, session: SessionDep, runtime: RuntimeDep
 ) -> None:
+    """One declared file of a build that is being uploaded: exactly its
+    size and sha256, or nothing is stored."""
     grant = runtime.signer.verify(token)
-    store = await run_in_threadpool(_org_store, session, runtime, grant.org)
-    with tempfile.SpooledTemporaryFile(_SPOOL_BYTES) as body:
-        received = 0
+    check_declared_length(request.headers.get("content-length"), grant)
+    where = {"org": grant.org, "build": grant.build, "key_prefix": grant.key}
+    # Refused before the body is read once the build is confirmed.
+    await run_in_threadpool(writable_store, session, runtime, **where)
+    with GrantedBody(grant) as body:
         async for chunk in request.stream():
-            received += len(chunk)
-            if received > grant.size:
-                raise TooLarge(
-                    f"the upload is larger than the {grant.size} bytes "
-                    "the manifest declared"
-                )
             body.write(chunk)
-        body.seek(0)
-        content_type = request.headers.get("content-type")
+        data = body.verified()
+        # Again: the build may have been confirmed while the body arrived.
+        store = await run_in_threadpool(writable_store, session, runtime, **where)
+        # The manifest's type, whatever the request said.
         await run_in_threadpool(
-            store.put,
-            grant.key,
-            cast(BinaryIO, body),
-            content_type=content_type,
+            store.put, grant.key, data, content_type=grant.content_type
         )
-
-
-def _org_store(session: Session, runtime: Runtime, slug: str) -> ObjectStore:
-    """Look the org up off the event loop and give the connection back at
-    once: uploads stream for a while, and many at a time would otherwise
-    hold every pooled connection and starve the rest of the API."""
-    try:
-        return runtime.stores.for_org(get_org(session, slug))
-    finally:
-        session.close()
 
 
 @router.post(
@@ -89,17 +67,19 @@ async def post_form(
     the URL grants."""
     grant = runtime.signer.verify_post(token)
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > _MAX_FORM_BYTES:
-        raise TooLarge(f"a form upload takes at most {_MAX_FORM_BYTES} bytes")
+    if declared.isdigit() and int(declared) > FORM_BODY_BYTES:
+        raise BodyTooLarge(f"a form upload takes at most {FORM_BODY_BYTES} bytes")
+    where = {"org": grant.org, "build": grant.build, "key_prefix": grant.prefix}
+    await run_in_threadpool(writable_store, session, runtime, **where)
     async with request.form(max_files=1, max_fields=100) as form:
         part = form.get("file")
         if part is None:
             raise Invalid("the form has no 'file' part")
         key_field = form.get("key")
         file = _form_file(part, form.get("Content-Type"))
-        # The whole form is in by now; the org lookup is the only database
-        # work, done before the (possibly long) write to the store.
-        store = await run_in_threadpool(_org_store, session, runtime, grant.org)
+        # The whole form is in by now, and the build may have been
+        # confirmed meanwhile.
+        store = await run_in_threadpool(writable_store, session, runtime, **where)
         await run_in_threadpool(
             receive_form_post,
             store,

@@ -1,1 +1,1 @@
-"""Build use cases: register, confirm, delete."""
+"""Build use cases: register, confirm (staging, verify), delete."""

@@ -1,23 +1,22 @@
-"""Confirming a build: verify every object, then publish by rule."""
+"""Confirming a build: publish its uploads, verify every object, then
+re-point editions by rule."""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import contextlib
 
 from sqlmodel import Session, select
 
 from keeper.db import Build, BuildFile, BuildStatus, Edition, Organization, Product
 from keeper.db.types import utcnow
 from keeper.edge.redirects import REDIRECTS_FILE, RedirectError, parse_redirects_file
+from keeper.services.builds import staging
+from keeper.services.builds.verify import describe_faults, verify_objects
 from keeper.services.errors import Conflict, VerificationFailed
 from keeper.services.publish import apply_tracking, lock_product
 from keeper.services.runtime import Runtime
 from keeper.services.stores import build_prefix
-from keeper.storage import ObjectNotFound, ObjectStore
-
-_HASH_WORKERS = 8
-#: How many faulty files an error message names before summarising.
-_NAMED_FAULTS = 20
+from keeper.storage import ObjectNotFound, ObjectStore, StorageError
 
 
 def confirm_build(
@@ -29,7 +28,8 @@ def confirm_build(
     *,
     actor: str | None,
 ) -> tuple[Build, list[Edition]]:
-    """Mark ``build`` uploaded, verify it and re-point editions.
+    """Mark ``build`` uploaded, publish and verify its files, re-point
+    editions.
 
     Confirming a complete build again is a no-op, so a client retrying after
     a lost response is safe. A failed verification leaves every edition as it
@@ -37,23 +37,19 @@ def confirm_build(
     """
     if build.status == BuildStatus.complete:
         return build, []
-    build.status = BuildStatus.uploaded
-    build.uploaded = utcnow()
-    build.error = None
-    session.add(build)
-    session.commit()
-
+    begin_confirmation(session, build)
     store = runtime.stores.for_org(org)
-    faults = _verify(session, store, product, build)
-    error = (
-        _describe(faults) if faults else _read_redirects(session, store, product, build)
-    )
+    try:
+        error = _publish_and_verify(session, store, product, build)
+    except StorageError as exc:
+        # Failed rather than stuck in "uploaded", which takes no uploads.
+        # Staging stays: confirming again picks up where this stopped.
+        fail(session, build, f"object storage failed while confirming: {exc}")
+        raise
+    _tidy(session, store, product, build)
     if error:
-        build.status = BuildStatus.failed
-        build.error = error
-        session.add(build)
-        session.commit()
-        raise VerificationFailed(build.error)
+        fail(session, build, error)
+        raise VerificationFailed(error)
 
     lock_product(session, product)
     session.refresh(build)
@@ -74,54 +70,47 @@ def confirm_build(
     return build, moved
 
 
-def _verify(
+def begin_confirmation(session: Session, build: Build) -> None:
+    """From now on the build takes no uploads: every URL it handed out is
+    refused (keeper's) or writes only to staging (presigned)."""
+    build.status = BuildStatus.uploaded
+    build.uploaded = utcnow()
+    build.error = None
+    session.add(build)
+    session.commit()
+
+
+def fail(session: Session, build: Build, error: str) -> None:
+    build.status = BuildStatus.failed
+    build.error = error
+    session.add(build)
+    session.commit()
+
+
+def _publish_and_verify(
     session: Session, store: ObjectStore, product: Product, build: Build
-) -> list[str]:
-    """Check every object against the manifest; returns the faults.
-
-    One listing gives every size and ETag, far cheaper than a request per
-    object. A single-part object's ETag is the MD5 the store computed from
-    the bytes it received, so a file whose client sent its MD5 is verified
-    from the listing; the rest are read back and hashed.
-    """
+) -> str | None:
+    """Copy the uploads into the build's prefix and check every object;
+    returns what is wrong, if anything."""
     files = list(session.exec(select(BuildFile).where(BuildFile.build_id == build.id)))
-    prefix = build_prefix(product, build)
-    listed = {info.key[len(prefix) :]: info for info in store.list(prefix)}
-    faults: list[str] = []
-    to_hash: list[BuildFile] = []
-    for f in files:
-        info = listed.get(f.path)
-        if info is None:
-            faults.append(f"{f.path} (missing)")
-        elif info.size != f.size:
-            faults.append(f"{f.path} (size {info.size}, manifest says {f.size})")
-        elif f.reused or f.sha256_verified:
-            # Copied from a verified build, or hashed by keeper itself while
-            # it recorded the manifest (ltd-conveyor 0.8 uploads).
-            continue
-        elif f.md5 and _etag_md5(info.etag):
-            if _etag_md5(info.etag) != f.md5:
-                faults.append(f"{f.path} (md5 differs)")
-        else:
-            to_hash.append(f)
+    session.commit()  # nothing slow runs inside a transaction
+    # Reused files were copied and checked by keeper at registration, and
+    # files keeper hashed as it recorded them (1.x uploads) were copied by
+    # that step: the rest are the client's uploads.
+    uploaded = [f for f in files if not (f.reused or f.sha256_verified)]
+    staging.promote(store, product, build, uploaded)
+    faults = verify_objects(session, store, product, build, files)
+    if faults:
+        return describe_faults(faults)
+    return _read_redirects(session, store, product, build)
 
-    def check(f: BuildFile) -> str | None:
-        try:
-            digest = store.sha256(prefix + f.path)
-        except ObjectNotFound:
-            return f"{f.path} (missing)"
-        return None if digest == f.sha256 else f"{f.path} (sha256 differs)"
 
-    with ThreadPoolExecutor(_HASH_WORKERS) as pool:
-        results = list(pool.map(check, to_hash))
-    faults += [fault for fault in results if fault]
-    if not faults:
-        # Only for a build that verifies: a failed one is confirmed again
-        # after re-uploads, and every object must be hashed again then.
-        for f in to_hash:
-            f.sha256_verified = True  # may now be reused by any client
-            session.add(f)
-    return sorted(faults)
+def _tidy(session: Session, store: ObjectStore, product: Product, build: Build) -> None:
+    """Staging is done with, whatever the outcome: what was wanted is in
+    the build's prefix, and a repair uploads again."""
+    with contextlib.suppress(StorageError):
+        staging.discard(store, product, build)
+        staging.sweep(session, store, product)
 
 
 def _read_redirects(
@@ -153,21 +142,3 @@ def _read_redirects(
         return str(exc)
     build.redirects = [rule.as_dict() for rule in rules]
     return None
-
-
-def _etag_md5(etag: str | None) -> str | None:
-    """The MD5 in an ETag, or None for multipart ETags (``…-3``) and stores
-    whose ETags are not MD5s."""
-    if not etag:
-        return None
-    value = etag.strip('"').lower()
-    if len(value) != 32 or any(c not in "0123456789abcdef" for c in value):
-        return None
-    return value
-
-
-def _describe(faults: list[str]) -> str:
-    named = ", ".join(faults[:_NAMED_FAULTS])
-    more = len(faults) - _NAMED_FAULTS
-    tail = f" and {more} more" if more > 0 else ""
-    return f"{len(faults)} file(s) missing or not as in the manifest: {named}{tail}"

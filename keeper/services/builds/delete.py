@@ -7,7 +7,7 @@ from sqlmodel import Session, col, select
 
 from keeper.db import Build, BuildFile, Edition, Organization, Product
 from keeper.services.errors import Conflict
-from keeper.services.stores import StoreProvider, build_prefix
+from keeper.services.stores import StoreProvider, build_prefix, staging_prefix
 
 
 def delete_build(
@@ -28,4 +28,8 @@ def delete_build(
     session.execute(delete(BuildFile).where(col(BuildFile.build_id) == build.id))
     session.delete(build)
     session.commit()
-    stores.for_org(org).delete_prefix(build_prefix(product, build))
+    store = stores.for_org(org)
+    store.delete_prefix(build_prefix(product, build))
+    # Its upload URLs may still write here until they expire; the next
+    # confirmation of the product sweeps what they leave.
+    store.delete_prefix(staging_prefix(product, build))

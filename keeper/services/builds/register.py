@@ -4,6 +4,7 @@ hand out upload URLs for the rest."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import secrets
@@ -18,11 +19,13 @@ from sqlmodel import Session, col, func, select
 
 from keeper.db import Build, BuildFile, BuildStatus, Organization, Product
 from keeper.db.types import pk
+from keeper.services.builds.verify import etag_md5
 from keeper.services.errors import Conflict, Invalid
 from keeper.services.runtime import Runtime
-from keeper.services.stores import build_prefix
+from keeper.services.stores import build_prefix, staging_prefix
+from keeper.services.upload_grants import WRITABLE
 from keeper.services.upload_urls import UploadGrant
-from keeper.storage import ObjectNotFound, ObjectStore, UploadTarget
+from keeper.storage import ObjectNotFound, ObjectStore, StorageError, UploadTarget
 
 #: Server-side copies run in parallel; object stores are latency-bound.
 _COPY_WORKERS = 32
@@ -157,50 +160,72 @@ def register_build(
     uploader: str | None,
     digest: str | None = None,
 ) -> tuple[Build, list[Upload]]:
-    """Record a new pending build; copy what keeper already holds."""
-    build = Build(
-        public_id=new_public_id(),
-        product_id=pk(product),
-        git_ref=git_ref,
-        git_refs=git_refs or [git_ref],
-        alternate_name=alternate_name,
-        status=BuildStatus.pending,
-        uploader=uploader,
-        ci=ci,
-        file_count=len(manifest),
-        total_size=sum(e.size for e in manifest),
-        manifest_digest=digest,
-    )
-    session.add(build)
-    session.flush()
+    """Record a new pending build; copy what keeper already holds.
+
+    All or nothing: the copies are made first, into the prefix of a build
+    that does not exist yet, and the build is recorded only once they are
+    in. Any failure on the way removes every copy and records nothing.
+    """
+    public_id = new_public_id()
     store = runtime.stores.for_org(org)
-    prefix = build_prefix(product, build)
+    prefix = build_prefix(product, public_id)
     sources = _reusable_sources(session, product, manifest)
-    reused = _copy_reused(store, prefix, sources)
-
-    def row(e: ManifestEntry) -> dict[str, Any]:
-        source = sources.get(e.path) if e.path in reused else None
-        return {
-            "build_id": pk(build),
-            "product_id": pk(product),
-            "path": e.path,
-            "size": e.size,
-            "sha256": e.sha256,
-            "md5": source.md5 if source and source.md5 else e.md5,
-            "content_type": e.content_type,
-            # A copy is exactly as verified as the object it was copied from.
-            "sha256_verified": source.sha256_verified if source else False,
-            "reused": source is not None,
-        }
-
-    # One multi-row INSERT: building thousands of ORM objects costs more
-    # than the rest of the registration.
-    if manifest:
-        session.execute(insert(BuildFile), [row(e) for e in manifest])
+    # Copying is slow: no transaction stays open meanwhile.
     session.commit()
-    session.refresh(build)
-    wanted = [e for e in manifest if e.path not in reused]
-    return build, _uploads(runtime, org, product, build, wanted)
+    committed = False
+    try:
+        reused = _copy_reused(store, prefix, sources, manifest)
+        build = Build(
+            public_id=public_id,
+            product_id=pk(product),
+            git_ref=git_ref,
+            git_refs=git_refs or [git_ref],
+            alternate_name=alternate_name,
+            status=BuildStatus.pending,
+            uploader=uploader,
+            ci=ci,
+            file_count=len(manifest),
+            total_size=sum(e.size for e in manifest),
+            manifest_digest=digest,
+        )
+        session.add(build)
+        session.flush()
+
+        def row(e: ManifestEntry) -> dict[str, Any]:
+            source = sources[e.path] if e.path in reused else None
+            return {
+                "build_id": pk(build),
+                "product_id": pk(product),
+                "path": e.path,
+                "size": e.size,
+                "sha256": e.sha256,
+                "md5": source.md5 if source and source.md5 else e.md5,
+                "content_type": e.content_type,
+                # A copy is exactly as verified as the object it was
+                # copied from.
+                "sha256_verified": source.sha256_verified if source else False,
+                "reused": source is not None,
+            }
+
+        # One multi-row INSERT: building thousands of ORM objects costs more
+        # than the rest of the registration.
+        if manifest:
+            session.execute(insert(BuildFile), [row(e) for e in manifest])
+        wanted = [e for e in manifest if e.path not in reused]
+        uploads = _uploads(runtime, org, product, build, wanted)
+        session.commit()
+        committed = True
+    finally:
+        if not committed:
+            session.rollback()
+            _remove_copies(store, prefix)
+    return build, uploads
+
+
+def _remove_copies(store: ObjectStore, prefix: str) -> None:
+    """Best effort: the failure that brought us here is the one to report."""
+    with contextlib.suppress(StorageError):
+        store.delete_prefix(prefix)
 
 
 def renew_uploads(
@@ -213,7 +238,7 @@ def renew_uploads(
 ) -> list[Upload]:
     """Fresh upload URLs for files of a build still being uploaded, for a
     client whose URLs expired (a long upload, a paused CI runner)."""
-    if build.status not in (BuildStatus.pending, BuildStatus.failed):
+    if build.status not in WRITABLE:
         raise Conflict(
             f"build {build.public_id!r} is {build.status}; files can only be "
             "uploaded to a pending or failed build"
@@ -221,9 +246,10 @@ def renew_uploads(
     wanted = set(paths)
     files = {
         f.path: f
+        for chunk in _chunks(sorted(wanted), _LOOKUP_CHUNK)
         for f in session.exec(
             select(BuildFile).where(
-                BuildFile.build_id == build.id, col(BuildFile.path).in_(wanted)
+                BuildFile.build_id == build.id, col(BuildFile.path).in_(chunk)
             )
         )
     }
@@ -231,6 +257,13 @@ def renew_uploads(
     if unknown:
         raise Invalid(
             f"not files of build {build.public_id!r}: {', '.join(unknown[:20])}"
+        )
+    copied = sorted(path for path, f in files.items() if f.reused)
+    if copied:
+        # Keeper put these in place itself, verified; nobody uploads them.
+        raise Invalid(
+            f"keeper copied these files of build {build.public_id!r} from an "
+            f"earlier build; they take no upload: {', '.join(copied[:20])}"
         )
     ordered = sorted(files.values(), key=lambda f: f.path)
     return _uploads(runtime, org, product, build, [_entry(f) for f in ordered])
@@ -243,7 +276,7 @@ def _missing_uploads(
     product: Product,
     build: Build,
 ) -> list[Upload]:
-    prefix = build_prefix(product, build)
+    prefix = staging_prefix(product, build)
     store = runtime.stores.for_org(org)
     landed = {info.key[len(prefix) :]: info.size for info in store.list(prefix)}
     missing = [
@@ -266,9 +299,9 @@ def _uploads(
     entries: list[ManifestEntry],
 ) -> list[Upload]:
     store = runtime.stores.for_org(org)
-    prefix = build_prefix(product, build)
+    prefix = staging_prefix(product, build)
     return [
-        Upload(e.path, upload_target(runtime, store, org, prefix + e.path, e))
+        Upload(e.path, upload_target(runtime, store, org, build, prefix + e.path, e))
         for e in entries
     ]
 
@@ -281,24 +314,38 @@ def upload_target(
     runtime: Runtime,
     store: ObjectStore,
     org: Organization,
+    build: Build,
     key: str,
     entry: ManifestEntry,
 ) -> UploadTarget:
-    """Where the client sends one file: the store's own presigned URL, or
-    keeper's signed URL for stores that cannot presign."""
+    """Where the client sends one file (``key``, in the build's staging
+    folder): the store's own presigned URL, or keeper's signed URL for
+    stores that cannot presign.
+
+    Either way the URL takes only the declared file: keeper's checks the
+    size and sha256 itself; a presigned one has the length, the sha256
+    and (when the client gave one) the MD5 in its signature, for the
+    store to check (how far each server does is in
+    tests/storage/test_presigned_put.py; confirmation catches the rest).
+    """
     expires_in = runtime.settings.upload_url_expires_in
     if store.supports_presigned_put:
         return store.presign_put(
             key,
             content_type=entry.content_type,
             expires_in=expires_in,
-            content_md5=_base64_md5(entry.md5) if entry.md5 else None,
+            content_length=entry.size,
+            content_md5=_base64_hex(entry.md5) if entry.md5 else None,
+            checksum_sha256=_base64_hex(entry.sha256),
         )
     token = runtime.signer.sign(
         UploadGrant(
             org=org.slug,
+            build=build.public_id,
             key=key,
             size=entry.size,
+            sha256=entry.sha256,
+            content_type=entry.content_type,
             expires=int(time.time()) + expires_in,
         )
     )
@@ -317,7 +364,9 @@ def _reusable_sources(
 
     Identical means same size and sha256, and the sha256 must be one keeper
     hashed itself or come with the MD5 the store checked: a client's wrong
-    sha256 claim can then only ever match that same client's bytes.
+    sha256 claim can then only ever match that same client's bytes. A
+    complete build's objects are written by keeper alone (uploads land in
+    staging), so they still hold what was verified.
     """
     wanted = sorted({e.sha256 for e in manifest})
     candidates: dict[tuple[str, int], list[_Source]] = {}
@@ -347,28 +396,54 @@ def _reusable_sources(
 
 
 def _copy_reused(
-    store: ObjectStore, prefix: str, sources: dict[str, _Source]
+    store: ObjectStore,
+    prefix: str,
+    sources: dict[str, _Source],
+    manifest: list[ManifestEntry],
 ) -> set[str]:
     """Copy known files into the new build; returns the paths copied.
 
     A source that vanished (its build was deleted meanwhile) is simply
-    asked of the client instead.
+    asked of the client instead, and so is a copy whose size or MD5 (where
+    the store's listing shows one) is not what was verified: an object
+    changed behind keeper's back is never passed on.
     """
+    types = {e.path: e.content_type for e in manifest}
 
     def copy(job: tuple[str, _Source]) -> str | None:
         path, source = job
         try:
-            store.copy(source.key, prefix + path)
+            store.copy(source.key, prefix + path, content_type=types[path])
         except ObjectNotFound:
             return None
         return path
 
     with ThreadPoolExecutor(_COPY_WORKERS) as pool:
-        return {p for p in pool.map(copy, sources.items()) if p is not None}
+        copied = {p for p in pool.map(copy, sources.items()) if p is not None}
+    if not copied:
+        return copied
+    sizes = {e.path: e.size for e in manifest}
+    listed = {info.key[len(prefix) :]: info for info in store.list(prefix)}
+    changed = {
+        path
+        for path in copied
+        if (info := listed.get(path)) is None
+        or info.size != sizes[path]
+        or _md5_differs(sources[path].md5, etag_md5(info.etag))
+    }
+    for path in changed:
+        store.delete(prefix + path)
+    return copied - changed
 
 
-def _base64_md5(hex_md5: str) -> str:
-    return base64.b64encode(bytes.fromhex(hex_md5)).decode()
+def _md5_differs(recorded: str | None, listed: str | None) -> bool:
+    return recorded is not None and listed is not None and recorded != listed
+
+
+def _base64_hex(hex_digest: str) -> str:
+    """A hex digest as the base64 that Content-MD5 and S3's checksum
+    headers carry."""
+    return base64.b64encode(bytes.fromhex(hex_digest)).decode()
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:

@@ -1,9 +1,11 @@
 """A build's manifest, read back from what landed in storage.
 
-ltd-conveyor 0.8 uploads without telling keeper what it sends, so keeper
-lists the build's folder, hashes each object and records that, exactly as
-if a client had declared it. Keeper's normal confirmation then verifies
-the objects against it like any other build.
+ltd-conveyor 0.8 uploads without telling keeper what it sends. Its files
+land in the build's staging folder; at confirmation keeper checks their
+names and sizes against the rules any manifest follows, copies them into
+the build's prefix, hashes the copies and records that, exactly as if a
+client had declared it. Keeper's normal confirmation then verifies the
+objects against it like any other build.
 """
 
 from __future__ import annotations
@@ -18,10 +20,19 @@ from sqlmodel import Session, col
 
 from keeper.db import Build, BuildFile, Product
 from keeper.db.types import pk
-from keeper.services.stores import build_prefix
+from keeper.domain.limits import MAX_BUILD_BYTES, MAX_FILE_BYTES, MAX_MANIFEST_FILES
+from keeper.domain.paths import PathError, check_path, check_paths_together
+from keeper.services.builds import staging
+from keeper.services.stores import build_prefix, staging_prefix
 from keeper.storage import ObjectInfo, ObjectNotFound, ObjectStore
 
 _HASH_WORKERS = 8
+#: How many refused names an error message lists.
+_NAMED = 10
+
+
+class LandedRefused(ValueError):
+    """What landed cannot be published; the message says why."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,12 +96,22 @@ def read_landed(store: ObjectStore, prefix: str) -> list[LandedFile]:
 def record_landed_manifest(
     session: Session, store: ObjectStore, product: Product, build: Build
 ) -> list[LandedFile]:
-    """Replace ``build``'s manifest with what its folder holds now.
+    """Publish what landed in ``build``'s staging folder into its prefix,
+    and make what the prefix then holds its manifest.
 
     Replacing, not adding: a build whose verification failed is confirmed
-    again after the missing files were uploaded.
+    again after the missing files were uploaded, and its prefix holds the
+    files of every attempt. Raises :class:`LandedRefused` when what landed
+    breaks a rule a declared manifest would be refused for.
     """
-    landed = read_landed(store, build_prefix(product, build))
+    target = build_prefix(product, build)
+    staged = _publishable(store, staging_prefix(product, build), target)
+    staging.copy_all(store, product, build, staged)
+    # Copied: a form upload arriving from here on lands in a new folder.
+    staging.discard(store, product, build)
+    # Hashed after copying: only keeper writes the build's prefix, so what
+    # is recorded is what will be served.
+    landed = read_landed(store, target)
     session.execute(delete(BuildFile).where(col(BuildFile.build_id) == build.id))
     session.add_all(
         BuildFile(
@@ -111,3 +132,57 @@ def record_landed_manifest(
     session.add(build)
     session.commit()
     return landed
+
+
+def _publishable(store: ObjectStore, staged: str, target: str) -> list[str]:
+    """The staged files (markers aside) to copy into ``target``, once the
+    build they make up together with what ``target`` holds passes every
+    rule of a manifest."""
+    uploads = [
+        dataclasses.replace(info, key=info.key[len(staged) :])
+        for info in store.list(staged)
+    ]
+    replaced = {u.key for u in uploads}
+    earlier = {
+        info.key[len(target) :]: info.size
+        for info in store.list(target)
+        if info.key[len(target) :] not in replaced
+    }
+    files, _ = split_markers(
+        uploads + [ObjectInfo(key=k, size=size) for k, size in earlier.items()]
+    )
+    paths = {f.key: f.size for f in files}
+    if len(paths) > MAX_MANIFEST_FILES:
+        raise LandedRefused(
+            f"{len(paths)} files were uploaded; a build has at most "
+            f"{MAX_MANIFEST_FILES} (MAX_MANIFEST_FILES)"
+        )
+    new = [u.key for u in uploads if u.key in paths]
+    bad = []
+    for path in new:
+        try:
+            check_path(path)
+        except PathError as exc:
+            bad.append(str(exc))
+    if bad:
+        raise LandedRefused(
+            f"{len(bad)} uploaded file(s) cannot be published: "
+            + "; ".join(bad[:_NAMED])
+        )
+    try:
+        check_paths_together(paths)
+    except PathError as exc:
+        raise LandedRefused(f"the uploaded files cannot be published: {exc}") from None
+    large = sorted(p for p, size in paths.items() if size > MAX_FILE_BYTES)
+    if large:
+        raise LandedRefused(
+            f"files larger than {MAX_FILE_BYTES} bytes (MAX_FILE_BYTES): "
+            + ", ".join(large[:_NAMED])
+        )
+    total = sum(paths.values())
+    if total > MAX_BUILD_BYTES:
+        raise LandedRefused(
+            f"{total} bytes were uploaded; a build has at most {MAX_BUILD_BYTES} "
+            "(MAX_BUILD_BYTES)"
+        )
+    return new

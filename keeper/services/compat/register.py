@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from sqlmodel import Session
 
 from keeper.db import Build, Organization, Product
+from keeper.domain.paths import PathError, check_path
 from keeper.services.builds.register import register_build
 from keeper.services.compat.probe import ensure_presigned_post_works
 from keeper.services.errors import Invalid
 from keeper.services.form_uploads import marker_target, post_target
 from keeper.services.runtime import Runtime
-from keeper.services.stores import build_prefix
 from keeper.storage import InvalidKey, PostTarget, validate_dir_prefix
 
 #: Set in ``Build.ci`` of builds registered through the 1.x routes: their
@@ -63,15 +63,14 @@ def register_compat_build(
         ci=ci,
         uploader=uploader,
     )
-    root = build_prefix(product, build)
     return CompatRegistration(
         build=build,
         prefix_targets={
-            name: post_target(runtime, store, org, root + folder)
+            name: post_target(runtime, store, org, product, build, folder)
             for name, folder in folders.items()
         },
         dir_targets={
-            name: marker_target(runtime, org, root + folder)
+            name: marker_target(runtime, org, product, build, folder)
             for name, folder in folders.items()
         },
     )
@@ -88,7 +87,9 @@ def folder_prefixes(directories: list[str]) -> dict[str, str]:
         folder = name.lstrip("/")
         try:
             validate_dir_prefix(folder)
-        except InvalidKey as exc:
+            if folder:
+                check_path(folder[:-1])
+        except (InvalidKey, PathError) as exc:
             raise Invalid(f"directory {raw!r} is not a site folder: {exc}") from exc
         folders[name] = folder
     return folders

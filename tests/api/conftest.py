@@ -1,0 +1,123 @@
+"""A keeper with the org ``lsst`` and product ``pipelines`` on any store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from keeper.app import create_app
+from tests.conftest import Keeper, make_settings
+from tests.objects import Walk, bucket_walk, folder_walk
+from tests.publishing import Files, confirm, register
+from tests.servers import S3Endpoint
+
+PRODUCT_API = "/api/orgs/lsst/products/pipelines"
+
+
+@dataclass
+class Stored(Keeper):
+    """A keeper whose store can be read behind its back."""
+
+    #: "filesystem", "moto" or "rclone".
+    backend: str = "filesystem"
+    #: Every object of the store, key -> bytes (generated pages aside).
+    walk: Walk = dict
+    #: Where the org's objects start among the walked keys.
+    org_root: str = "lsst/"
+
+    def built(self, build_id: str) -> str:
+        return f"{self.org_root}pipelines/builds/{build_id}/"
+
+    def staged(self, build_id: str) -> str:
+        return f"{self.org_root}pipelines/_staging/{build_id}/"
+
+
+@contextmanager
+def keeper_on(
+    backend: str,
+    request: pytest.FixtureRequest,
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Stored]:
+    """``backend``: "filesystem", "moto_s3" or "rclone_s3"."""
+    if backend == "filesystem":
+        root = tmp_path / "storage"
+        url, walk, org_root = f"file://{root}", folder_walk(root), "lsst/"
+    else:
+        endpoint: S3Endpoint = request.getfixturevalue(backend)
+        bucket = endpoint.new_bucket()
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", endpoint.access_key)
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", endpoint.secret_key)
+        url = (
+            f"s3://{bucket}/sites?endpoint_url={endpoint.endpoint_url}&region=us-east-1"
+        )
+        walk, org_root = bucket_walk(endpoint, bucket), "sites/lsst/"
+    settings = make_settings(database_url, url, tmp_path)
+    with TestClient(create_app(settings)) as client:
+        keeper = Stored(
+            client,
+            settings,
+            backend=backend.removesuffix("_s3"),
+            walk=walk,
+            org_root=org_root,
+        )
+        h = keeper.auth()
+        r = client.post(
+            "/api/orgs",
+            headers=h,
+            json={"slug": "lsst", "title": "LSST", "base_domain": "lsst.io"},
+        )
+        assert r.status_code == 201, r.text
+        r = client.post(
+            "/api/orgs/lsst/products",
+            headers=h,
+            json={"slug": "pipelines", "title": "Pipelines"},
+        )
+        assert r.status_code == 201, r.text
+        yield keeper
+
+
+@pytest.fixture(
+    params=[
+        "filesystem",
+        pytest.param("moto_s3", marks=pytest.mark.s3server),
+        pytest.param("rclone_s3", marks=pytest.mark.s3server),
+    ]
+)
+def stored(
+    request: pytest.FixtureRequest,
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Stored]:
+    """The product on each store, each on SQLite and PostgreSQL."""
+    with keeper_on(request.param, request, database_url, tmp_path, monkeypatch) as k:
+        yield k
+
+
+def publish_on(k: Keeper, files: Files) -> dict[str, Any]:
+    """Register, upload and confirm ``files``: uploads go to wherever the
+    URLs point (keeper itself, or an S3 server), as a client sends them."""
+    build = register(k.client, PRODUCT_API, k.auth(), files)
+    with httpx.Client() as http:
+        for item in build["uploads"]:
+            sender = k.client if item["url"].startswith("http://testserver/") else http
+            r = sender.request(
+                item["method"],
+                item["url"],
+                headers=item["headers"],
+                content=files[item["path"]],
+            )
+            assert r.status_code in (200, 204), r.text
+    done = confirm(k.client, PRODUCT_API, k.auth(), build["id"])
+    assert done.status_code == 200, done.text
+    body: dict[str, Any] = done.json()
+    return body
