@@ -16,6 +16,7 @@ from keeper.db.migrate import current_revision, upgrade
 from keeper.edge.configs import forget_edge, recorded_edges, render_edge
 from keeper.edge.render import TARGET_NAMES, target
 from keeper.pages.publish import write_all_pages
+from keeper.services import tokens
 from keeper.services.auth import create_token
 from keeper.services.errors import KeeperError
 from keeper.services.lookup import get_org
@@ -238,6 +239,52 @@ def pages_refresh(org_slug: str | None) -> None:
 @main.group()
 def token() -> None:
     """API tokens."""
+
+
+@token.command("list")
+@click.option("--org", "org_slug", help="Only this organization's tokens.")
+def token_list(org_slug: str | None) -> None:
+    """Every token (superadmin tokens too): id, role, org, name, hint,
+    last use and expiry; never a secret."""
+    engine = make_engine(get_settings().database_url)
+    upgrade(engine)
+    with Session(engine) as session:
+        try:
+            org = get_org(session, org_slug) if org_slug else None
+        except KeeperError as exc:
+            raise click.ClickException(exc.msg) from exc
+        slugs = {o.id: o.slug for o in session.exec(select(Organization))}
+        for t in tokens.platform_tokens(session, org):
+            click.echo(
+                "\t".join(
+                    [
+                        str(t.id),
+                        t.role,
+                        slugs.get(t.org_id, "-") if t.org_id else "-",
+                        t.name or "-",
+                        t.hint,
+                        t.last_used.isoformat() if t.last_used else "never used",
+                        t.expires.isoformat() if t.expires else "no expiry",
+                    ]
+                )
+            )
+
+
+@token.command("revoke")
+@click.argument("token_id", metavar="ID", type=click.IntRange(min=1))
+def token_revoke(token_id: int) -> None:
+    """Revoke a token, whatever its org or role (its ID is in `keeper token
+    list`); refused from the next request on, on every keeper process. A
+    revoked KEEPER_BOOTSTRAP_TOKEN comes back at the next start unless it is
+    removed from the environment."""
+    engine = make_engine(get_settings().database_url)
+    upgrade(engine)
+    with Session(engine) as session:
+        try:
+            row = tokens.revoke_any_token(session, token_id)
+        except KeeperError as exc:
+            raise click.ClickException(exc.msg) from exc
+    click.echo(f"revoked token {token_id} ({row.role}, {row.name or 'unnamed'})")
 
 
 @token.command("create")

@@ -34,3 +34,23 @@ def revoke_token(session: Session, org: Organization, token_id: int) -> Token:
     session.delete(token)
     session.commit()
     return token
+
+
+def platform_tokens(session: Session, org: Organization | None) -> list[Token]:
+    """Every token, or one org's, oldest first: what an operator sees with
+    ``keeper token list`` (superadmin tokens included, which no org lists)."""
+    query = select(Token).order_by(Token.id)  # type: ignore[arg-type]
+    if org is not None:
+        query = query.where(Token.org_id == org.id)
+    return list(session.exec(query))
+
+
+def revoke_any_token(session: Session, token_id: int) -> Token:
+    """Delete token ``token_id`` whatever it belongs to (``keeper token
+    revoke``: the way to stop a leaked superadmin token)."""
+    token = session.get(Token, token_id)
+    if token is None:
+        raise NotFound(f"no token {token_id}")
+    session.delete(token)
+    session.commit()
+    return token
