@@ -38,6 +38,11 @@ class ServedKeeper:
     #: The `keeper serve` process (for its memory, or to signal it).
     process: subprocess.Popen[bytes] | None = None
 
+    def log(self) -> str:
+        """What keeper has printed so far (``workdir/keeper.log``)."""
+        path = self.workdir / "keeper.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
     def auth(self, token: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {token or self.token}"}
 
@@ -60,7 +65,12 @@ def served_keeper(
     command = [keeper_binary(), "serve", "--host", "127.0.0.1", "--port", str(port)]
     with (
         running_server(
-            command, f"{url}/api", name="keeper", env=full_env, cwd=workdir
+            command,
+            f"{url}/api",
+            name="keeper",
+            env=full_env,
+            cwd=workdir,
+            log_path=workdir / "keeper.log",
         ) as process,
         httpx.Client(base_url=url, timeout=30) as client,
     ):

@@ -126,14 +126,17 @@ def running_server(
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
     timeout: float = 30.0,
+    log_path: Path | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Run ``command`` until the ``with`` block ends; wait until ``url`` answers.
 
     Any HTTP answer counts as ready (an authenticated S3 server rightly
     refuses an anonymous GET). Output goes to a file rather than a pipe,
-    which nobody would drain, and is shown if the server never comes up.
+    which nobody would drain, and is shown if the server never comes up;
+    ``log_path`` keeps it where a test can read it.
     """
-    with tempfile.TemporaryFile() as log:
+    opened = log_path.open("w+b") if log_path else tempfile.TemporaryFile()  # noqa: SIM115
+    with opened as log:
         process = subprocess.Popen(
             list(command),
             stdout=log,

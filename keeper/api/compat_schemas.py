@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from keeper import __version__
 from keeper.api.present import product_url
+from keeper.api.schemas import GitRef
 from keeper.config import Settings
 from keeper.db import Build, Organization, Product
 from keeper.domain.limits import MAX_GIT_REFS, MAX_MANIFEST_FILES, MAX_PATH_BYTES
@@ -45,9 +46,6 @@ class TokenResponse(BaseModel):
     token: str
 
 
-_GitRef = Annotated[str, Field(min_length=1, max_length=255, pattern=r"\S")]
-
-
 def _one_ref_field(schema: dict[str, Any]) -> None:
     schema["anyOf"] = [{"required": ["git_refs"]}, {"required": ["git_ref"]}]
 
@@ -58,10 +56,10 @@ class BuildRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore", json_schema_extra=_one_ref_field)
 
-    git_refs: list[_GitRef] | None = Field(
+    git_refs: list[GitRef] | None = Field(
         default=None, min_length=1, max_length=MAX_GIT_REFS
     )
-    git_ref: _GitRef | None = None
+    git_ref: GitRef | None = None
     #: A folder holds at least one file: no more folders than files.
     directories: list[Annotated[str, Field(max_length=MAX_PATH_BYTES)]] = Field(
         default_factory=lambda: ["/"], max_length=MAX_MANIFEST_FILES

@@ -325,9 +325,12 @@ def _one_build(files: list[ManifestFile]) -> list[ManifestFile]:
     return files
 
 
+#: A git ref as CI reports it: no spaces, no control characters (C0 or C1).
 GitRef = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f\s]+$"),
+    StringConstraints(
+        min_length=1, max_length=255, pattern=r"^[^\x00-\x20\x7f-\x9f\s]+$"
+    ),
 ]
 
 

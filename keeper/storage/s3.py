@@ -255,6 +255,7 @@ class S3Store:
         if checksum_sha256 is not None:
             params["ChecksumSHA256"] = checksum_sha256
             headers["x-amz-checksum-sha256"] = checksum_sha256
+        self._can_sign(key)
         with self._errors("presign", key):
             url = self.client.generate_presigned_url(
                 "put_object", Params=params, ExpiresIn=expires_in
@@ -280,6 +281,7 @@ class S3Store:
         ]
         if max_bytes is not None:
             conditions.append(["content-length-range", 0, max_bytes])
+        self._can_sign(prefix or "/")
         with self._errors("presign", prefix or "/"):
             post = self.client.generate_presigned_post(
                 self.bucket,
@@ -343,6 +345,18 @@ class S3Store:
                 yield from body.iter_chunks(CHUNK_SIZE)
         finally:
             body.close()
+
+    def _can_sign(self, key: str) -> None:
+        """Raise unless the client has credentials to sign with: botocore
+        resolves them when the client is made, and presigning a POST
+        without any fails deep inside it with an AttributeError."""
+        signer = getattr(self.client, "_request_signer", None)
+        if signer is not None and getattr(signer, "_credentials", 1) is None:
+            raise StorageError(
+                f"presign {key!r}: no AWS credentials for S3 bucket "
+                f"{self.bucket!r} (set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY, or a profile or role)"
+            )
 
     @contextmanager
     def _errors(self, action: str, key: str) -> Iterator[None]:

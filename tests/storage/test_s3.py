@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -206,3 +207,20 @@ def test_delete_prefix_removes_keys_no_store_api_would_write(
 
     assert removed == 4
     assert list(store.list("staged/")) == []
+
+
+def test_presigning_without_credentials_is_a_storage_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """No credentials anywhere: a clear StorageError (502 at the API), not
+    an AttributeError from deep inside botocore (500)."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    store = S3Store("bucket", endpoint_url="http://127.0.0.1:9")
+    with pytest.raises(StorageError, match="no AWS credentials"):
+        store.presign_post("p/", expires_in=60)
+    with pytest.raises(StorageError, match="no AWS credentials"):
+        store.presign_put("p/x", content_type="text/plain", expires_in=60)
