@@ -65,8 +65,10 @@ MAX_JSON_DEPTH = 8
 
 # -- numbers and lists (422) ---------------------------------------------------
 
-#: Database ids and cursors are signed 64-bit integers.
-MAX_ID = 2**63 - 1
+#: Ids and cursors the API takes (``?after=``, token ids): the tables' ids
+#: are 32-bit integers (PostgreSQL's ``integer``), and a larger value would
+#: reach the database only to fail there.
+MAX_ID = 2**31 - 1
 #: Validation errors named in one 422; the rest are counted.
 MAX_REPORTED_ERRORS = 20
 

@@ -10,6 +10,9 @@ from keeper.tracking.versions import parse_semver
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 _TICKET_PREFIX = "tickets/"
+#: Edition slugs hold 100 characters; a draft's slug leaves room for the
+#: "-N" that tells apart drafts whose refs clean to the same slug.
+MAX_DRAFT_SLUG = 90
 
 
 def _clean(text: str) -> str:
@@ -37,6 +40,12 @@ def draft_slug(git_ref: str, alternate_name: str | None = None) -> str:
         prefix = _clean(alternate_name)
         if prefix:
             slug = f"{prefix}-{slug}"
+    if len(slug) > MAX_DRAFT_SLUG:
+        # Git refs run to 255 characters: keep the start people recognise,
+        # and a digest of the whole so that long refs stay distinct.
+        whole = f"{alternate_name or ''}\0{git_ref}".encode()
+        digest = hashlib.sha256(whole).hexdigest()[:10]
+        slug = f"{slug[: MAX_DRAFT_SLUG - 11].rstrip('-.')}-{digest}"
     return slug
 
 

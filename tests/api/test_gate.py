@@ -232,10 +232,26 @@ def test_settings_are_bounded(
 
 
 @pytest.mark.parametrize(
-    "query", [f"after={2**64}", f"limit={2**64}", "after=-1", f"after={10**100}"]
+    "query",
+    [
+        f"after={limits.MAX_ID + 1}",
+        f"after={2**64}",
+        f"limit={2**64}",
+        "after=-1",
+        f"after={10**100}",
+    ],
 )
-def test_cursors_beyond_64_bits_are_refused(acme: Keeper, query: str) -> None:
+def test_cursors_beyond_what_the_database_holds_are_refused(
+    acme: Keeper, query: str
+) -> None:
     assert_error(acme.client.get(f"/api/orgs?{query}"), 422, None)
+
+
+@pytest.mark.parametrize(
+    "url", ["/api/orgs", f"/api/orgs/{ORG}/products", f"{DOCS}/editions", BUILDS]
+)
+def test_the_largest_cursor_reaches_the_database_safely(acme: Keeper, url: str) -> None:
+    assert ok(acme.client.get(f"{url}?after={limits.MAX_ID}")) is not None
 
 
 def test_an_unknown_status_filter_is_refused(acme: Keeper) -> None:

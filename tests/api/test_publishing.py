@@ -325,3 +325,15 @@ def test_a_failed_verification_marks_no_file_verified(product: Keeper) -> None:
     assert confirm(product.client, BASE, product.auth(), build["id"]).status_code == 200
     with Session(make_engine(product.settings.database_url)) as session:
         assert all(session.exec(select(BuildFile.sha256_verified)).all())
+
+
+def test_a_255_character_branch_gets_a_draft_edition(product: Keeper) -> None:
+    """Its slug would be longer than an edition's (PostgreSQL refused the
+    row: 500); it is shortened, and stays that branch's."""
+    ref = "feature/" + "x" * 247
+    build = publish(product.client, BASE, product.auth(), site("long"), ref)
+    assert build["status"] == "complete"
+    editions = product.client.get(f"{BASE}/editions").json()
+    (draft,) = [e for e in editions if e["tracking_params"].get("git_ref") == ref]
+    assert len(draft["slug"]) <= 100
+    assert draft["build_id"] == build["id"]

@@ -132,3 +132,15 @@ def test_version_editions_claim_the_tag_that_created_them(ref: str) -> None:
         assert mode.validate_params(params) == params
         assert mode.claims(params, build)
         assert mode.should_update(params, build, None)
+
+
+@pytest.mark.parametrize("alternate", [None, "x" * 100])
+def test_draft_slugs_of_long_refs_fit_an_edition_slug(alternate: str | None) -> None:
+    """A git ref may have 255 characters; an edition slug 100. Long refs
+    keep their start and stay distinct from each other."""
+    one = draft_slug("feature/" + "a" * 247, alternate)
+    two = draft_slug("feature/" + "a" * 246 + "b", alternate)
+    assert len(one) <= 90 and len(two) <= 90
+    assert one != two
+    assert one.startswith("x" if alternate else "feature-aaaa")
+    assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", one)
