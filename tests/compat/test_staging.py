@@ -102,12 +102,13 @@ def test_a_form_url_used_after_publication_changes_nothing_served(
     assert under(walk(), published) == SITE
 
 
+# Only a store that takes presigned POSTs signs a policy (rclone's form
+# uploads go through keeper, which checks them itself).
+@pytest.mark.parametrize("served", ["moto_s3"], indirect=True)
 def test_presigned_posts_cap_the_size_of_a_file(
     served: tuple[str, httpx.Client, str, Walk],
 ) -> None:
-    backend, client, token, _ = served
-    if backend != "moto":
-        pytest.skip("keeper relays this server's form uploads")
+    _, client, token, _ = served
     session = ltd1.get_token(client, token)
     build = ltd1.register(client, session, "pipelines", ["main"], SITE)
 
