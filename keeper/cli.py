@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from keeper import __version__
@@ -74,6 +77,20 @@ def demo(port: int, workdir: Path, docs: Path | None) -> None:
     raise SystemExit(status)
 
 
+@contextmanager
+def database() -> Iterator[tuple[Engine, Session]]:
+    """Keeper's database, migrated first, and a session on it. A refusal
+    (unknown org, bad value …) becomes a message for the person at the
+    terminal rather than a traceback."""
+    engine = make_engine(get_settings().database_url)
+    upgrade(engine)
+    try:
+        with Session(engine) as session:
+            yield engine, session
+    except KeeperError as exc:
+        raise click.ClickException(exc.msg) from exc
+
+
 @main.group()
 def db() -> None:
     """Database schema."""
@@ -130,8 +147,6 @@ def edge_render(
 ) -> None:
     """Write an edge configuration; every later publish keeps it current."""
     settings = get_settings()
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
     pairs = {}
     for option in options:
         key, sep, value = option.partition("=")
@@ -140,7 +155,7 @@ def edge_render(
                 f"expected KEY=VALUE, not {option!r}", param_hint="--option"
             )
         pairs[key] = value
-    with Session(engine) as session:
+    with database() as (_, session):
         try:
             org = get_org(session, org_slug)
             _, ctx = render_edge(
@@ -152,8 +167,6 @@ def edge_render(
                 out_dir=out_dir,
                 settings=pairs,
             )
-        except KeeperError as exc:
-            raise click.ClickException(exc.msg) from exc
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
     click.echo(
@@ -166,13 +179,8 @@ def edge_render(
 @click.option("--org", "org_slug", help="Only this organization's edges.")
 def edge_list(org_slug: str | None) -> None:
     """Edges keeper keeps current, and how their last update went."""
-    engine = make_engine(get_settings().database_url)
-    upgrade(engine)
-    with Session(engine) as session:
-        try:
-            org = get_org(session, org_slug) if org_slug else None
-        except KeeperError as exc:
-            raise click.ClickException(exc.msg) from exc
+    with database() as (_, session):
+        org = get_org(session, org_slug) if org_slug else None
         slugs = {o.id: o.slug for o in session.exec(select(Organization))}
         for row in recorded_edges(session, org):
             status = f"failed: {row.last_error}" if row.last_error else "ok"
@@ -194,13 +202,8 @@ def edge_list(org_slug: str | None) -> None:
 )
 def edge_forget(target_name: str, org_slug: str, out_dir: Path) -> None:
     """Stop updating an edge after publishes (its files stay)."""
-    engine = make_engine(get_settings().database_url)
-    upgrade(engine)
-    with Session(engine) as session:
-        try:
-            org = get_org(session, org_slug)
-        except KeeperError as exc:
-            raise click.ClickException(exc.msg) from exc
+    with database() as (_, session):
+        org = get_org(session, org_slug)
         if not forget_edge(session, org, target_name=target_name, out_dir=out_dir):
             raise click.ClickException(
                 f"no {target_name} edge of {org_slug!r} was rendered into {out_dir}"
@@ -218,19 +221,12 @@ def pages() -> None:
 def pages_refresh(org_slug: str | None) -> None:
     """Write every product's generated pages again (they are otherwise
     written after each change, and when keeper starts)."""
-    settings = get_settings()
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    with Session(engine) as session:
+    with database() as (engine, session):
         query = select(Product.id)
         if org_slug:
-            try:
-                org = get_org(session, org_slug)
-            except KeeperError as exc:
-                raise click.ClickException(exc.msg) from exc
-            query = query.where(Product.org_id == org.id)
+            query = query.where(Product.org_id == get_org(session, org_slug).id)
         ids = [i for i in session.exec(query).all() if i is not None]
-    done = write_all_pages(engine, Runtime.from_settings(settings), ids)
+    done = write_all_pages(engine, Runtime.from_settings(get_settings()), ids)
     click.echo(f"wrote the pages of {done} of {len(ids)} product(s)")
     if done < len(ids):
         raise click.ClickException("some products failed; see the log above")
@@ -246,13 +242,8 @@ def token() -> None:
 def token_list(org_slug: str | None) -> None:
     """Every token (superadmin tokens too): id, role, org, name, hint,
     last use and expiry; never a secret."""
-    engine = make_engine(get_settings().database_url)
-    upgrade(engine)
-    with Session(engine) as session:
-        try:
-            org = get_org(session, org_slug) if org_slug else None
-        except KeeperError as exc:
-            raise click.ClickException(exc.msg) from exc
+    with database() as (_, session):
+        org = get_org(session, org_slug) if org_slug else None
         slugs = {o.id: o.slug for o in session.exec(select(Organization))}
         for t in tokens.platform_tokens(session, org):
             click.echo(
@@ -277,13 +268,8 @@ def token_revoke(token_id: int) -> None:
     list`); refused from the next request on, on every keeper process. A
     revoked KEEPER_BOOTSTRAP_TOKEN comes back at the next start unless it is
     removed from the environment."""
-    engine = make_engine(get_settings().database_url)
-    upgrade(engine)
-    with Session(engine) as session:
-        try:
-            row = tokens.revoke_any_token(session, token_id)
-        except KeeperError as exc:
-            raise click.ClickException(exc.msg) from exc
+    with database() as (_, session):
+        row = tokens.revoke_any_token(session, token_id)
     click.echo(f"revoked token {token_id} ({row.role}, {row.name or 'unnamed'})")
 
 
@@ -296,18 +282,13 @@ def token_create(
     org_slug: str | None, role: str, name: str, expires_in_days: int | None
 ) -> None:
     """Create a token and print it (it is shown only this once)."""
-    engine = make_engine(get_settings().database_url)
-    upgrade(engine)
     expires = (
         datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
     )
-    with Session(engine) as session:
-        try:
-            org = get_org(session, org_slug) if org_slug else None
-            _, secret = create_token(
-                session, role=Role(role), org=org, name=name, expires=expires
-            )
-        except KeeperError as exc:
-            raise click.ClickException(exc.msg) from exc
+    with database() as (_, session):
+        org = get_org(session, org_slug) if org_slug else None
+        _, secret = create_token(
+            session, role=Role(role), org=org, name=name, expires=expires
+        )
         session.commit()
     click.echo(secret)

@@ -1,7 +1,7 @@
 """Who may call each route: one rule per route, decided before the body.
 
 Every route of the API declares exactly one rule as a dependency (see
-:data:`PUBLIC`, :class:`OrgRole` …). :class:`keeper.api.routing.KeeperRoute`
+:data:`PUBLIC`, :class:`TokenRole` …). :class:`keeper.api.routing.KeeperRoute`
 admits the caller by that rule *before* FastAPI reads or validates the
 body, and keeps the result in the request's state; the dependency then
 hands it to the endpoint. An anonymous 100 MB body is thus refused from
@@ -113,12 +113,16 @@ class _SignedUrl(Rule):
 
 
 @dataclass(frozen=True, eq=False)
-class OrgRole(Rule):
-    """A token of the org named by the path's ``{org}`` with at least
-    ``role``, or a superadmin token."""
+class TokenRole(Rule):
+    """A keeper token holding at least ``role`` in the org the path names
+    (``{org}``), or a superadmin token; ``Role.superadmin`` itself is for
+    actions on the platform rather than one org."""
 
     role: Role
-    name: ClassVar[str] = "org-role"
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return "superadmin" if self.role is Role.superadmin else "org-role"
 
     def admit(
         self,
@@ -128,36 +132,14 @@ class OrgRole(Rule):
         params: dict[str, Any],
     ) -> Principal:
         principal = authenticate(session, bearer_secret(headers))
-        org = get_org(session, params["org"])
+        platform = self.role is Role.superadmin
+        org = None if platform else get_org(session, params["org"])
         return authorize(principal, org, self.role)
 
     def describe(self) -> dict[str, str]:
+        if self.role is Role.superadmin:
+            return {"rule": self.name}
         return {"rule": self.name, "role": self.role.value}
-
-    def __call__(  # type: ignore[override]
-        self,
-        request: Request,
-        _doc: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
-    ) -> Principal:
-        principal: Principal = admitted(request)
-        return principal
-
-
-@dataclass(frozen=True, eq=False)
-class _Platform(Rule):
-    """A superadmin token: actions on the platform rather than one org."""
-
-    name: ClassVar[str] = "superadmin"
-
-    def admit(
-        self,
-        session: Session,
-        runtime: Runtime,
-        headers: Headers,
-        params: dict[str, Any],
-    ) -> Principal:
-        principal = authenticate(session, bearer_secret(headers))
-        return authorize(principal, None, Role.superadmin)
 
     def __call__(  # type: ignore[override]
         self,
@@ -211,17 +193,16 @@ class CompatRole(Rule):
 
 PUBLIC_RULE = _Public()
 SIGNED_URL_RULE = _SignedUrl()
-SUPERADMIN_RULE = _Platform()
 
 #: Route-level dependencies, for routes whose endpoint needs no caller.
 PUBLIC = Depends(PUBLIC_RULE)
 SIGNED_URL = Depends(SIGNED_URL_RULE)
 
 #: Endpoint parameters: the admitted caller, by the rule they name.
-Reader = Annotated[Principal, Depends(OrgRole(Role.reader))]
-Uploader = Annotated[Principal, Depends(OrgRole(Role.uploader))]
-Admin = Annotated[Principal, Depends(OrgRole(Role.admin))]
-Superadmin = Annotated[Principal, Depends(SUPERADMIN_RULE)]
+Reader = Annotated[Principal, Depends(TokenRole(Role.reader))]
+Uploader = Annotated[Principal, Depends(TokenRole(Role.uploader))]
+Admin = Annotated[Principal, Depends(TokenRole(Role.admin))]
+Superadmin = Annotated[Principal, Depends(TokenRole(Role.superadmin))]
 CompatUploader = Annotated[Caller, Depends(CompatRole(Role.uploader))]
 CompatToken = Annotated[Caller, Depends(CompatRole(None))]
 
