@@ -121,3 +121,21 @@ def publish_on(k: Keeper, files: Files) -> dict[str, Any]:
     assert done.status_code == 200, done.text
     body: dict[str, Any] = done.json()
     return body
+
+
+def add_lsst_pipelines(keeper: Keeper) -> Keeper:
+    """Org ``lsst`` (sites under ``lsst.io``) with product ``pipelines``."""
+    h = keeper.auth()
+    for url, body in (
+        ("/api/orgs", {"slug": "lsst", "title": "LSST", "base_domain": "lsst.io"}),
+        ("/api/orgs/lsst/products", {"slug": "pipelines", "title": "Pipelines"}),
+    ):
+        r = keeper.client.post(url, headers=h, json=body)
+        assert r.status_code == 201, r.text
+    return keeper
+
+
+@pytest.fixture
+def product(keeper: Keeper) -> Keeper:
+    """The ``keeper`` fixture with org ``lsst`` and product ``pipelines``."""
+    return add_lsst_pipelines(keeper)

@@ -43,15 +43,8 @@ HOSTILE_PATHS = {
 
 
 @pytest.fixture
-def uploader(keeper: Keeper) -> tuple[Keeper, str]:
-    h = keeper.auth()
-    for url, body in (
-        ("/api/orgs", {"slug": "lsst", "title": "LSST", "base_domain": "lsst.io"}),
-        ("/api/orgs/lsst/products", {"slug": "pipelines", "title": "Pipelines"}),
-    ):
-        r = keeper.client.post(url, headers=h, json=body)
-        assert r.status_code == 201, r.text
-    return keeper, make_token(keeper, "lsst", "uploader", "ci")
+def uploader(product: Keeper) -> tuple[Keeper, str]:
+    return product, make_token(product, "lsst", "uploader", "ci")
 
 
 def everything(k: Keeper) -> Objects:

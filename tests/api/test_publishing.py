@@ -13,24 +13,6 @@ from tests.publishing import confirm, manifest_of, publish, register, site, uplo
 BASE = "/api/orgs/lsst/products/pipelines"
 
 
-@pytest.fixture
-def product(keeper: Keeper) -> Keeper:
-    h = keeper.auth()
-    r = keeper.client.post(
-        "/api/orgs",
-        headers=h,
-        json={"slug": "lsst", "title": "LSST", "base_domain": "lsst.io"},
-    )
-    assert r.status_code == 201, r.text
-    r = keeper.client.post(
-        "/api/orgs/lsst/products",
-        headers=h,
-        json={"slug": "pipelines", "title": "Pipelines"},
-    )
-    assert r.status_code == 201, r.text
-    return keeper
-
-
 def editions(k: Keeper) -> dict[str, dict[str, Any]]:
     r = k.client.get(f"{BASE}/editions", params={"limit": 100})
     assert r.status_code == 200

@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 
 from keeper.db import Build
 from keeper.db.engine import make_engine
-from tests.api.test_publishing import BASE, product  # noqa: F401  (fixture)
+from tests.api.test_publishing import BASE
 from tests.conftest import Keeper
 from tests.publishing import confirm, publish, register, site, upload
 

@@ -292,15 +292,3 @@ def test_what_used_to_fail_at_the_store_is_refused_first(stored: Stored) -> None
     assert answers == [422, 422, 422]
     assert stored.walk() == before
     assert len(builds(stored)) == 1
-
-
-@pytest.fixture
-def product(keeper: Keeper) -> Keeper:
-    h = keeper.auth()
-    for url, body in (
-        ("/api/orgs", {"slug": "lsst", "title": "LSST", "base_domain": "lsst.io"}),
-        ("/api/orgs/lsst/products", {"slug": "pipelines", "title": "Pipelines"}),
-    ):
-        r = keeper.client.post(url, headers=h, json=body)
-        assert r.status_code == 201, r.text
-    return keeper

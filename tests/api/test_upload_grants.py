@@ -39,24 +39,6 @@ SCRIPT = b"<script>x</script>"
 assert len(SCRIPT) == len(SITE["index.html"])
 
 
-@pytest.fixture
-def product(keeper: Keeper) -> Keeper:
-    h = keeper.auth()
-    r = keeper.client.post(
-        "/api/orgs",
-        headers=h,
-        json={"slug": "lsst", "title": "LSST", "base_domain": "lsst.io"},
-    )
-    assert r.status_code == 201, r.text
-    r = keeper.client.post(
-        "/api/orgs/lsst/products",
-        headers=h,
-        json={"slug": "pipelines", "title": "Pipelines"},
-    )
-    assert r.status_code == 201, r.text
-    return keeper
-
-
 def objects(k: Keeper) -> Objects:
     root = Path(k.settings.storage_url.removeprefix("file://")) / "lsst"
     return folder_walk(root)()

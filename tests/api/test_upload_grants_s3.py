@@ -15,20 +15,12 @@ import httpx
 import pytest
 
 from tests.api.conftest import Stored, keeper_on
+from tests.api.test_upload_grants import BASE, SCRIPT, SITE
 from tests.conftest import Keeper
 from tests.objects import under
 from tests.publishing import Files, confirm, manifest_of
 
 pytestmark = pytest.mark.s3server
-
-BASE = "/api/orgs/lsst/products/pipelines"
-SITE: Files = {
-    "index.html": b"<h1>published</h1>",
-    "about.html": b"<p>about us</p>",
-    "_static/style.css": b"body { color: black }",
-}
-SCRIPT = b"<script>x</script>"
-assert len(SCRIPT) == len(SITE["index.html"])
 
 
 @pytest.fixture(params=["moto_s3", "rclone_s3"])
