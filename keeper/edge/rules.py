@@ -213,10 +213,14 @@ def host_problem(hosts: list[str], http_version: str) -> BadRequest | None:
 
 
 def target_problem(raw_target: str) -> BadRequest | None:
-    """400 for a request target that is not a path, 414 for a long one."""
+    """400 for a request target that is not a path, 414 for a long one.
+
+    ``raw_target`` is the path and query as sent, one character per byte
+    (latin-1), as :func:`keeper.edge.app.request_target` gives it.
+    """
     if not raw_target.startswith("/"):
         return BadRequest("the request target is not a path")
-    if len(raw_target.encode("utf-8", "surrogateescape")) > MAX_EDGE_TARGET_BYTES:
+    if len(raw_target) > MAX_EDGE_TARGET_BYTES:
         return BadRequest(
             f"the request target is longer than {MAX_EDGE_TARGET_BYTES} bytes", 414
         )

@@ -30,6 +30,7 @@ from conveyor.content_types import content_type_for
 from keeper.domain.limits import MAX_EDGE_TARGET_BYTES
 from keeper.edge import rules
 from keeper.edge.site import SiteView
+from keeper.storage import ObjectStore
 from tests.edge.demo import BIG, DOMAIN, HOST, MAIN, PLAIN_HOST
 
 #: Header expectations: a string must equal the header, ``re:`` starts a
@@ -550,6 +551,14 @@ CASES: list[Case] = [
         host=HOST + "\x01",
         left_to_fastly=FASTLY_HTTP,
     ),
+    Case(
+        "a Host with a raw NUL",
+        "/",
+        400,
+        host=HOST + "\x00",
+        left_to_fastly=FASTLY_HTTP,
+    ),
+    Case("a Host with a raw byte past ASCII", "/", 400, host="d\xe9mo." + DOMAIN),
     Case("an empty Host", "/", 400, host="", forbidden="MAIN"),
     Case(
         "no Host on HTTP/1.1",
@@ -1223,3 +1232,56 @@ def assert_generated_pages_under_the_root(
         if marker is not None and marker.encode() not in answer.body:
             problems.append(f"{path}: body lacks {marker!r}")
     assert not problems, "\n".join(problems)
+
+
+#: Requests that would write, if an edge wrote: to a build's files, by every
+#: route and with every method readers have no business using.
+WRITES = [
+    (method, path)
+    for method in ("PUT", "POST", "DELETE", "PATCH", "MOVE", "COPY", "MKCOL")
+    for path in (
+        "/page.html",
+        "/new.html",
+        "/v/draft/index.html",
+        "/builds/{main}/page.html",
+        "/builds/{plain}/secret.html",
+        "/v/",
+        "/%2e%2e/x.html",
+    )
+]
+
+
+def assert_writes_change_nothing(
+    address: tuple[str, int], store: ObjectStore, ids: Mapping[str, str]
+) -> None:
+    """:data:`WRITES`, each with a body, leave every build in ``store`` (the
+    org's) as it was, and are refused with a 4xx."""
+
+    def builds() -> set[tuple[str, int, str | None]]:
+        return {
+            (o.key, o.size, o.etag)
+            for o in store.list()
+            if "/builds/" in o.key  # generated pages may be rewritten meanwhile
+        }
+
+    before = builds()
+    problems = []
+    for method, path in WRITES:
+        try:
+            answer = send(
+                address,
+                method,
+                fill(path, ids),
+                HOST,
+                {"Content-Type": "text/html"},
+                body=b"<h1>WRITTEN</h1>",
+            )
+        except ConnectionClosed as exc:
+            problems.append(f"{method} {path}: closed ({exc})")
+            continue
+        if not 400 <= answer.status < 500:
+            problems.append(f"{method} {path}: {answer.status}")
+    assert not problems, problems
+    assert builds() == before
+    page = send(address, "GET", "/page.html", HOST)
+    assert b"MAIN page" in page.body and b"WRITTEN" not in page.body

@@ -30,6 +30,7 @@ from tests.edge.cases import (
     PLATFORM_404,
     Case,
     assert_generated_pages_under_the_root,
+    assert_writes_change_nothing,
     expected_answer,
     fill,
     run_case,
@@ -236,6 +237,10 @@ def test_nginx_answers_as_rules_resolve(edge: Edge) -> None:
                 edge.address, site, contents, fill(path, ids), fill(cookie, ids), pages
             )
     assert not problems, "\n".join(problems)
+
+
+def test_writes_change_no_build(edge: Edge) -> None:
+    assert_writes_change_nothing(edge.address, edge.demo.store(), edge.demo.ids)
 
 
 def test_only_get_and_head(edge: Edge) -> None:

@@ -31,6 +31,7 @@ from tests.edge.cases import (
     Answer,
     Case,
     assert_generated_pages_under_the_root,
+    assert_writes_change_nothing,
     expected_answer,
     fill,
     run_case,
@@ -462,6 +463,10 @@ def test_the_origin_route_serves_generated_pages_to_the_edge_only(
     assert switcher.status_code == 200
     assert switcher.headers["Content-Type"] == "application/json"
     assert isinstance(switcher.json(), list)
+
+
+def test_writes_change_no_build(edge: Edge) -> None:
+    assert_writes_change_nothing(edge.address, edge.demo.store(), edge.demo.ids)
 
 
 def test_unknown_hosts_and_methods(edge: Edge) -> None:
