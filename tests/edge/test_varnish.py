@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 
 from keeper.db import Organization
 from keeper.db.engine import make_engine
+from keeper.domain.limits import MAX_EDGE_TARGET_BYTES
 from keeper.edge.origin import Origin
 from keeper.edge.redirects import Rule
 from keeper.edge.render import RenderContext, varnish
@@ -339,6 +340,52 @@ def test_every_answer_is_what_rules_resolve_decides(edge: Edge) -> None:
                 wrong = _differences(answer, *expected)
                 problems += [f"{site.host}{raw} (Cookie: {cookie}): {w}" for w in wrong]
     assert not problems, "\n".join(problems[:40])
+
+
+def test_the_largest_requests_fit_the_workspace(edge: Edge) -> None:
+    """The VCL copies the path, its pieces and the Location into varnishd's
+    workspace (64 KiB by default), which the request itself shares: with
+    targets of MAX_EDGE_TARGET_BYTES in a request of nearly http_req_size
+    (32 KiB, the most varnishd reads), every answer is still the reference's,
+    never a 503 or 500 for want of room."""
+    sites, files = _reference(edge.demo)
+    site = next(s for s in sites if s.host == HOST)
+    pages = edge.demo.pages(site)
+    ids = edge.demo.ids
+    limit = MAX_EDGE_TARGET_BYTES
+    targets = [
+        "/moved/" + "%41" * ((limit - 7) // 3),
+        "/moved/" + "%41" * ((limit - 13) // 3) + "?query",
+        "/moved/" + "%41" * 1200 + "?" + "q" * (limit - 3608),
+        "/moved/" + "%41" * 600 + "?" + "q" * (limit - 1808),
+        "/moved/" + "%22%3C%3E%7B" * 100 + "?" + '"<>{}|^`&' * 200,
+        "/guide?" + "q" * (limit - 7),
+        "/v/draft?" + "q" * (limit - 9),
+        "/_static/app.js?" + "q" * (limit - 16),
+        "/v/draft/" + "%C3%A9/" * 580 + "x.css",
+        "/" + "%C3%A9" * 680,
+        "/" + "%C3%A9" * 383 + "/x?" + "q" * 1790,
+        f"/builds/{ids['main']}/" + "%41/" * 1010,
+        "/v/?" + "q" * (limit - 4),
+    ]
+    cookie = "; ".join(
+        [f"ltd-pin=__main~{ids['old']}", f"ltd-pin=draft~{ids['old']}"]
+        + ["ltd-pin=draft~zzzz"] * 300
+    )
+    problems = []
+    for target in targets:
+        assert len(target) <= limit
+        # Filler header fields up to just below http_req_size.
+        room = 32_600 - len(target) - len(cookie)
+        filler = {f"X-Filler-{n}": "f" * min(7000, room - n * 7000) for n in range(5)}
+        filler = {name: value for name, value in filler.items() if value}
+        answer = send(edge.address, "GET", target, HOST, {"Cookie": cookie, **filler})
+        status, headers, _ = expected_answer(site, files, target, cookie, pages)
+        if answer.status != status:
+            problems.append(f"{target[:40]}…: {answer.status}, not {status}")
+        elif answer.headers.get("Location") != headers.get("Location"):
+            problems.append(f"{target[:40]}…: another Location")
+    assert not problems, problems
 
 
 def _differences(

@@ -100,7 +100,6 @@ ADM_TIMEOUT = 10
 INTERNAL_HEADERS = (
     "Host",
     "Raw",
-    "Suffix",
     "Product",
     "Root",
     "Site",
