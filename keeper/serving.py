@@ -11,6 +11,10 @@ which are not daemons and so hold the interpreter at exit. So:
 - and whatever still runs ``SHUTDOWN_MARGIN_SECONDS`` later, the process
   ends anyway (:func:`exit_later`).
 
+Requests whose target is in absolute form (``GET http://host/path``) are
+taken as RFC 9112 §3.2.2 has an origin server take them: the path is the
+path and the host the Host (:class:`AbsoluteFormProtocol`).
+
 The exit status says why keeper ended: killed by the signal it was sent
 (what service managers expect, and what uvicorn does after a clean stop),
 ``STARTUP_FAILURE`` (3) when it could not start, 1 on any other error.
@@ -21,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -53,6 +58,7 @@ def run(*, host: str, port: int, workers: int = 1) -> int:
         "workers": workers,
         "proxy_headers": True,
         "timeout_graceful_shutdown": grace,
+        "http": PROTOCOL,
     }
     if workers > 1:
         # uvicorn's supervisor starts its own servers in each worker
@@ -83,6 +89,40 @@ def served_app() -> FastAPI:
 
     app.router.lifespan_context = lifespan
     return app
+
+
+#: ``scheme://authority`` and the rest of a request target in absolute form.
+_ABSOLUTE_FORM = re.compile(rb"^[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)(.*)$", re.S)
+
+try:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+except ImportError:  # pragma: no cover - uvicorn[standard] brings httptools
+    PROTOCOL: Any = "auto"
+else:
+
+    class AbsoluteFormProtocol(HttpToolsProtocol):
+        """uvicorn's HTTP/1.1 protocol, with a target in absolute form
+        (``GET http://plain.docs.test/x.html``) made a path and a Host.
+
+        uvicorn keeps such a target's path and drops its host, so keeper
+        would answer with the site the Host header names: nginx and Varnish
+        answer with the site the target names, as RFC 9112 §3.2.2 asks. Only
+        a request with one Host header has it replaced; with none or several
+        it stays a request keeper refuses (400)."""
+
+        def on_headers_complete(self) -> None:
+            found = _ABSOLUTE_FORM.match(self.url)
+            if found is not None:
+                authority, rest = found.group(1), found.group(2)
+                self.url = rest if rest.startswith(b"/") else b"/" + rest
+                hosts = [
+                    i for i, (name, _) in enumerate(self.headers) if name == b"host"
+                ]
+                if len(hosts) == 1:
+                    self.headers[hosts[0]] = (b"host", authority)
+            super().on_headers_complete()
+
+    PROTOCOL = AbsoluteFormProtocol
 
 
 class _Server(uvicorn.Server):

@@ -50,6 +50,32 @@ MAX_SEGMENT_BYTES = 255
 #: Folders a path may nest.
 MAX_PATH_DEPTH = 32
 
+# -- readers' requests at the edge (400, 414) ---------------------------------
+#
+# Every edge (the built-in one, nginx, Varnish, Fastly) answers these the
+# same way; nginx and Varnish refuse larger requests themselves before any
+# configuration runs, so these numbers sit at or below theirs.
+
+#: A request target (path and query, as sent): 414 above it. A file path
+#: takes at most MAX_PATH_BYTES (768), three times that percent-encoded,
+#: plus ``/v/<edition>/`` and a query of search terms or tracking
+#: parameters. Varnish's VCL keeps several copies of the path in a
+#: workspace of 64 KiB by default, which this bounds; nginx refuses request
+#: lines over 8 KiB itself.
+MAX_EDGE_TARGET_BYTES = 4 * KIB
+#: One header field (name and value): 400 above it, as nginx
+#: (``large_client_header_buffers``) and Varnish (``http_req_hdr_len``)
+#: answer by default.
+MAX_EDGE_HEADER_BYTES = 8 * KIB
+#: All header fields of a request together: nginx and Varnish
+#: (``http_req_size``) stop at 32 KiB.
+MAX_EDGE_HEADERS_BYTES = 32 * KIB
+#: A Host name, as DNS has them (RFC 1035); a longer Host is refused (400).
+MAX_HOST_BYTES = 253
+#: A byte position in a ``Range`` header: larger ones fit no file and are
+#: unsatisfiable (416), as nginx and Varnish answer.
+MAX_RANGE_POSITION = 2**63 - 1
+
 # -- free-form fields (422) ----------------------------------------------------
 
 #: A build's ``ci`` annotations, as compact JSON.

@@ -13,7 +13,7 @@ import hashlib
 import logging
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote, quote_from_bytes
+from urllib.parse import quote
 
 import anyio
 import anyio.to_thread
@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from starlette.types import Receive, Scope, Send
 
 from conveyor.content_types import content_type_for
+from keeper.domain.limits import MAX_EDGE_HEADER_BYTES, MAX_EDGE_HEADERS_BYTES
 from keeper.edge import rules
 from keeper.edge.cache import EdgeCache, FileMeta, Manifest, Routed, Site
 from keeper.edge.conditional import Unsatisfiable, byte_range, etag_matches
@@ -32,12 +33,9 @@ log = logging.getLogger(__name__)
 ALLOWED = "GET, HEAD"
 HTML = "text/html; charset=utf-8"
 TEXT = "text/plain; charset=utf-8"
-#: Characters a ``Location`` keeps as they are: what RFC 3986 allows in a
-#: URL, ``%`` included so targets that are already encoded stay so.
-_URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
-#: Printable ASCII: what a raw path keeps; other bytes are percent-encoded
-#: so that :data:`rules.BAD_RAW_PATH` sees control characters as ``%xx``.
-_RAW_SAFE = bytes(range(0x21, 0x7F)).decode()
+#: What a path re-encoded from its decoded form keeps: printable ASCII but
+#: ``%``, which stands for itself there.
+_RAW_SAFE = bytes(range(0x21, 0x7F)).decode().replace("%", "")
 _WANTED = frozenset({b"host", b"cookie", b"if-none-match", b"range", b"if-range"})
 
 RawHeaders = list[tuple[bytes, bytes]]
@@ -81,6 +79,10 @@ class EdgeApp:
     ) -> None:
         site = routed.site
         view = site.view
+        refused = _headers_problem(scope) or rules.target_problem(request_target(scope))
+        if refused is not None:
+            await _refuse(site, refused, scope["method"] == "HEAD", send)
+            return
         wanted = _request_headers(scope)
         if scope["method"] not in ("GET", "HEAD"):
             headers = rules.headers(view, rules.Scope(), 405)
@@ -103,17 +105,15 @@ class EdgeApp:
             await self._serve_file(site, decision, meta, wanted, head, receive, send)
         elif isinstance(decision, rules.Redirect):
             headers = rules.headers(view, decision.scope, decision.status)
-            headers["Location"] = quote(decision.location, safe=_URL_SAFE)
+            # Already a URL: keeper's own text and the request's, as sent.
+            headers["Location"] = decision.location
             await _respond(send, decision.status, headers, b"", head=head)
         elif isinstance(decision, rules.Generated):
             await _serve_generated(site, decision, wanted, head, send)
         elif isinstance(decision, rules.PlatformNotFound):
             await _not_found(site, decision.scope, head, send)
         else:
-            headers = rules.headers(view, rules.Scope(), 400)
-            headers["Content-Type"] = TEXT
-            body = f"bad request: {decision.reason}\n".encode()
-            await _respond(send, 400, headers, body, head=head)
+            await _refuse(site, decision, head, send)
 
     async def _decide(
         self, site: Site, path: str, query: str, cookie: str | None
@@ -205,6 +205,16 @@ class EdgeApp:
             await _send_rest(send, receive, rest)
 
 
+async def _refuse(
+    site: Site, refused: rules.BadRequest, head: bool, send: Send
+) -> None:
+    headers = rules.headers(site.view, rules.Scope(), refused.status)
+    headers["Content-Type"] = TEXT
+    word = "URI too long" if refused.status == 414 else "bad request"
+    body = f"{word}: {refused.reason}\n".encode()
+    await _respond(send, refused.status, headers, body, head=head)
+
+
 async def _serve_generated(
     site: Site,
     decision: rules.Generated,
@@ -251,17 +261,34 @@ async def _not_found(site: Site, scope: rules.Scope, head: bool, send: Send) -> 
 
 
 def request_host(scope: Scope) -> str | None:
-    """The request's Host in lower case, without port or trailing dot."""
+    """The request's Host in lower case, without port or trailing dot
+    (:class:`keeper.edge.dispatch.HostDispatch` has refused malformed ones)."""
     for name, value in scope["headers"]:
         if name == b"host":
             host = value.decode("latin-1").strip().lower()
             if host.startswith("["):  # an IPv6 literal
                 return host[: host.find("]") + 1] or None
             name_part, colon, port = host.rpartition(":")
-            if colon and port.isdigit():
+            if colon and (port.isdigit() or not port):
                 host = name_part
-            return host.rstrip(".") or None
+            return host.removesuffix(".") or None
     return None
+
+
+def host_values(scope: Scope) -> list[str]:
+    """The values of the request's Host header fields."""
+    return [
+        value.decode("latin-1").strip()
+        for name, value in scope["headers"]
+        if name == b"host"
+    ]
+
+
+def request_target(scope: Scope) -> str:
+    """The path and query as the client sent them."""
+    query: bytes = scope.get("query_string", b"")
+    path = raw_path(scope)
+    return f"{path}?{query.decode('latin-1')}" if query else path
 
 
 def raw_path(scope: Scope) -> str:
@@ -269,11 +296,27 @@ def raw_path(scope: Scope) -> str:
     raw: bytes | None = scope.get("raw_path")
     if raw is None:  # servers may leave it out: re-encode the decoded path
         return quote(scope["path"], safe=_RAW_SAFE)
-    raw = raw.partition(b"?")[0]
-    try:
-        return raw.decode("ascii")
-    except UnicodeDecodeError:
-        return quote_from_bytes(raw, safe=_RAW_SAFE)
+    # Bytes as they came (latin-1 maps each to one character): one that is
+    # not printable ASCII is then refused by rules.BAD_RAW_PATH.
+    return raw.partition(b"?")[0].decode("latin-1")
+
+
+def _headers_problem(scope: Scope) -> rules.BadRequest | None:
+    """A header field, or all of them, larger than nginx and Varnish take:
+    the request is refused as they refuse it (400)."""
+    total = 0
+    for name, value in scope["headers"]:
+        size = len(name) + len(value)
+        if size > MAX_EDGE_HEADER_BYTES:
+            return rules.BadRequest(
+                f"a header field is longer than {MAX_EDGE_HEADER_BYTES} bytes"
+            )
+        total += size
+    if total > MAX_EDGE_HEADERS_BYTES:
+        return rules.BadRequest(
+            f"the header fields are longer than {MAX_EDGE_HEADERS_BYTES} bytes"
+        )
+    return None
 
 
 def _request_headers(scope: Scope) -> dict[bytes, str]:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from keeper.domain.limits import MAX_RANGE_POSITION
+
 
 @dataclass(frozen=True)
 class Unsatisfiable:
-    """A range that lies wholly past the end: 416."""
+    """A range that lies wholly past the end, or that cannot be read: 416."""
 
 
 #: Inclusive ``(first, last)`` byte positions, :class:`Unsatisfiable`, or
@@ -30,30 +32,42 @@ def etag_matches(if_none_match: str, etag: str) -> bool:
 def byte_range(header: str, size: int) -> ByteRange:
     """The one range ``Range: bytes=…`` asks for in a file of ``size`` bytes.
 
-    Whatever this edge does not serve as a range gets the whole file: other
-    units, malformed values and several ranges (allowed by RFC 9110, which
-    lets a server ignore ``Range``).
+    As nginx and Varnish answer, so that every edge agrees:
+
+    - a header that does not start with ``bytes=`` (any case; another unit,
+      or spaces around ``=``) or has nothing after it is ignored: the whole
+      file (RFC 9110 §14.2 has a server ignore units it does not know);
+    - several ranges get the whole file too (RFC 9110 lets a server ignore
+      them; answering each would multiply the bytes a request costs);
+    - a single range that is malformed (``abc``, ``-5-10``, ``9-3``,
+      ``-``) or names a position past :data:`MAX_RANGE_POSITION` is
+      unsatisfiable, like one wholly past the end of the file.
     """
-    unit, _, spec = header.partition("=")
-    if unit.strip().lower() != "bytes" or "," in spec:
+    if header[:6].lower() != "bytes=" or not header[6:].strip():
+        return None
+    spec = header[6:]
+    if "," in spec:
         return None
     first_text, dash, last_text = spec.strip().partition("-")
     first_text, last_text = first_text.strip(), last_text.strip()
     if not dash or not _digits(first_text, last_text):
-        return None
+        return Unsatisfiable()
     if not first_text:  # bytes=-N: the last N bytes
-        if not last_text:
-            return None
+        if not last_text or int(last_text) > MAX_RANGE_POSITION:
+            return Unsatisfiable()
         length = int(last_text)
         if length == 0 or size == 0:
             return Unsatisfiable()
         return max(size - length, 0), size - 1
     first = int(first_text)
-    if last_text and int(last_text) < first:
-        return None
+    last = int(last_text) if last_text else None
+    if max(first, last or 0) > MAX_RANGE_POSITION:
+        return Unsatisfiable()
+    if last is not None and last < first:
+        return Unsatisfiable()
     if first >= size:
         return Unsatisfiable()
-    return first, min(int(last_text), size - 1) if last_text else size - 1
+    return first, size - 1 if last is None else min(last, size - 1)
 
 
 def _digits(*texts: str) -> bool:

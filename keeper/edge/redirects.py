@@ -129,19 +129,33 @@ def _rule_from_fields(fields: list[str]) -> Rule:
     return make_rule(fields[0], fields[1], status)
 
 
-def match(rules: Sequence[Rule], path: str) -> tuple[Rule, str] | None:
+def match(
+    rules: Sequence[Rule], path: str, *, raw: str | None = None
+) -> tuple[Rule, str] | None:
     """The first rule matching ``path`` (decoded, starting with ``/``) and
-    its target with ``:splat`` filled in."""
+    its target with ``:splat`` filled in.
+
+    The splat is taken from ``raw``, the same path as the client encoded
+    it, when given: a ``Location`` then keeps the client's spelling, and a
+    decoded ``?``, ``#`` or ``%`` never changes what it points at.
+    """
     for rule in rules:
         if rule.splat:
             stem = rule.source[:-2]  # without "/*"
-            if path == stem or path == stem + "/":
-                return rule, rule.target.replace(":splat", "")
-            if path.startswith(stem + "/"):
-                return rule, rule.target.replace(":splat", path[len(stem) + 1 :])
+            if path == stem or path.startswith(stem + "/"):
+                splat = splat_of(path if raw is None else raw, stem.count("/"))
+                return rule, rule.target.replace(":splat", splat)
         elif path == rule.source:
             return rule, rule.target
     return None
+
+
+def splat_of(path: str, depth: int) -> str:
+    """What a splat rule whose stem has ``depth`` segments takes of
+    ``path``: everything after those segments and the slash that follows
+    them. Percent-decoding keeps every ``/``, so a raw path and its decoded
+    form give the same splat, each in its own spelling."""
+    return "/".join(path.split("/")[depth + 1 :])
 
 
 def pattern(rule: Rule) -> str:

@@ -6,8 +6,11 @@ Org ``docs`` (base domain ``docs.test``, subdomain layout) with:
   ``__main`` shows ``main``, and ``old`` stays reachable by id and by pin),
   a ``draft`` build on ref ``draft`` (edition ``draft``, a draft), and a
   product redirect rule ``/start`` → ``/guide/``;
-- product ``plain``: one build without a ``404.html``, holding a page marked
-  ``SECRET`` that no request for ``demo`` may ever return.
+- product ``plain``: one build without a ``404.html``, holding a page and
+  assets marked ``SECRET`` that no request for ``demo`` may ever return.
+
+``main`` has a name with a composed ``é`` (NFC) and one with a decomposed
+``ï`` (NFD), for the Unicode normalisation twins of the table.
 
 Built through the HTTP API of a real ``keeper serve``, with content types
 from the same table ``ltd upload`` uses.
@@ -65,6 +68,8 @@ MAIN: Files = {
     "img.svg": b'<svg xmlns="http://www.w3.org/2000/svg"><!-- MAIN --></svg>\n',
     "big.bin": BIG,
     "404.html": page("MAIN not-found page"),
+    "caf\u00e9.html": page("MAIN caf\u00e9 NFC"),
+    "nai\u0308ve.html": page("MAIN na\u00efve NFD"),
     "_redirects": (
         b"# moved pages\n"
         b"/old.html /page.html\n"
@@ -79,6 +84,9 @@ DRAFT: Files = {
 PLAIN: Files = {
     "index.html": page("PLAIN index"),
     "secret.html": page("SECRET of plain"),
+    # Assets a pin naming this build must never bring to demo's pages.
+    "_static/app.js": b"/* SECRET plain asset */\n",
+    "_static/secret.js": b"/* SECRET plain script */\n",
 }
 
 

@@ -16,6 +16,7 @@ from tests.edge.cases import (
     CASES,
     Case,
     assert_generated_pages_under_the_root,
+    assert_writes_change_nothing,
     run_case,
     send,
 )
@@ -47,8 +48,12 @@ def demo(
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_conformance(demo: Demo, case: Case) -> None:
-    problems = run_case(case, address(demo.keeper), demo.ids)
+    problems = run_case(case, address(demo.keeper), demo.ids, edge="builtin")
     assert not problems, "\n".join(problems)
+
+
+def test_writes_change_no_build(demo: Demo) -> None:
+    assert_writes_change_nothing(address(demo.keeper), demo.store(), demo.ids)
 
 
 def test_the_api_answers_on_keepers_own_host(demo: Demo) -> None:

@@ -18,6 +18,7 @@ from keeper.edge.redirects import (
     match,
     parse_redirects_file,
     pattern,
+    splat_of,
 )
 
 
@@ -70,6 +71,36 @@ def test_the_first_matching_rule_wins_and_fills_the_splat() -> None:
     assert match(rules, "/docs/") == (rules[1], "/g/")
     assert match(rules, "/docsx") is None
     assert match(rules, "/other") is None
+
+
+def test_a_splat_keeps_the_spelling_of_the_raw_path() -> None:
+    rule = make_rule("/moved/*", "/g/:splat")
+    # The decoded path matches; the target takes the raw path's segments, so
+    # a decoded "?" or "%" never changes where the Location points.
+    raw = "/mov%65d/a%20b/%3F%25.html"
+    assert match([rule], "/moved/a b/?%.html", raw=raw) == (
+        rule,
+        "/g/a%20b/%3F%25.html",
+    )
+    assert match([rule], "/moved/a b/?%.html") == (rule, "/g/a b/?%.html")
+
+
+@pytest.mark.parametrize(
+    ("raw", "depth", "splat"),
+    [
+        ("/docs", 1, ""),
+        ("/docs/", 1, ""),
+        ("/d%6Fcs/a/b", 1, "a/b"),
+        ("/x/y", 0, "x/y"),
+        ("/", 0, ""),
+        ("/a/b/c/d", 2, "c/d"),
+    ],
+)
+def test_splat_of(raw: str, depth: int, splat: str) -> None:
+    assert splat_of(raw, depth) == splat
+    # The edges' regular expression takes the same.
+    found = re.match(rf"^(?:/[^/]*){{{depth}}}/?(.*)$", raw)
+    assert found is not None and found.group(1) == splat
 
 
 @pytest.mark.parametrize(

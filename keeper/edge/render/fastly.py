@@ -31,6 +31,7 @@ from keeper.cdn.fastly import (
     diff_items,
 )
 from keeper.db import MAIN_EDITION
+from keeper.domain.limits import MAX_EDGE_TARGET_BYTES
 from keeper.edge import rules
 from keeper.edge.pages import platform_not_found
 from keeper.edge.redirects import Rule, pattern
@@ -217,6 +218,9 @@ class CompiledRule:
     splat: bool
     #: A VCL expression for the target, the splat in ``LTD-Splat``.
     target: str
+    #: What takes the splat out of the raw path, in group 1
+    #: (:func:`keeper.edge.redirects.splat_of`).
+    raw_splat: str = ""
 
 
 def compile_rules(rule_list: Sequence[Rule]) -> list[CompiledRule]:
@@ -227,8 +231,15 @@ def compile_rules(rule_list: Sequence[Rule]) -> list[CompiledRule]:
             if n:
                 pieces.append(("req.http.LTD-Splat",))
             pieces.append(piece)
+        depth = rule.source[:-2].count("/")
         compiled.append(
-            CompiledRule(pattern(rule), rule.status, rule.splat, vcl_concat(pieces))
+            CompiledRule(
+                pattern(rule),
+                rule.status,
+                rule.splat,
+                vcl_concat(pieces),
+                raw_splat=f"^(?:/[^/]*){{{depth}}}/?(.*)$",
+            )
         )
     return compiled
 
@@ -300,6 +311,10 @@ def render_vcl(ctx: RenderContext, items: Items) -> str:
             build_items=len(items.builds),
             rule_sets=rule_sets(ctx),
             bad_raw_path=rules.BAD_RAW_PATH,
+            host=rules.HOST,
+            target_too_long=rules.TARGET_TOO_LONG,
+            path_too_long=rules.PATH_TOO_LONG,
+            max_target=MAX_EDGE_TARGET_BYTES,
             asset_path=rules.ASSET_PATH,
             pin_cookie=rules.PIN_COOKIE,
             immutable=rules.IMMUTABLE,

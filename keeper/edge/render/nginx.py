@@ -48,13 +48,28 @@ distinct set of rules (builds with the same ``_redirects`` share one). The
 rule maps are ``volatile``: they are asked for the product's rules, the
 pinned build's and the current build's in one request.
 
+Hostile requests (:func:`keeper.edge.rules.resolve`, step 0): nginx itself
+refuses a missing, repeated or malformed Host, request lines over 8 KiB
+(414) and header fields over 8 KiB (400); the maps refuse the Host headers
+it lets through that are no host name, and targets over
+``MAX_EDGE_TARGET_BYTES`` (414), before the site is looked up. A fragment
+sent raw is dropped, as nginx drops it from ``$uri``. ``max_ranges 1``
+answers several ranges with the whole file. Over S3 only a single, well
+formed range is asked of the store; nginx's own range filter
+(``proxy_force_ranges``) applies any other to the whole object, as over a
+folder, and a range S3 finds unsatisfiable is answered from the whole
+object too (S3's 416 lacks the ``Content-Range``).
+
 An S3 origin is read with anonymous GETs (nginx cannot sign): the bucket
 needs a policy granting ``s3:GetObject`` on the org's prefix. Where nginx
 answers differently from :func:`~keeper.edge.rules.resolve` and the built-in
 edge:
 
-- a Location built from the request's path (``/a`` → ``/a/``, a rule's
-  splat) keeps the client's percent-encoding instead of re-encoding it;
+- a body over ``client_max_body_size`` (1 MiB) gets 413 before the
+  location's 405 can run;
+- over S3, an ``If-None-Match`` listing several ETags is S3's to compare
+  (nginx revalidates a proxied answer only with a cache of its own), and S3
+  compares it with one ETag: the file comes whole;
 - over a folder, files typed by their whole name (``_redirects``) get
   ``default_type``, since nginx types by extension;
 - over a folder, nginx's own 416 for an unsatisfiable range carries the
@@ -107,27 +122,25 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 #: Decoded paths that are not UTF-8 are refused like bad raw paths (the
 #: built-in edge cannot decode them); the first pattern is the fast path.
 ASCII_PATH = r"^[\x00-\x7F]*$"
-UTF8_PATH = (
-    r"^(?:[\x00-\x7F]|[\xC2-\xDF][\x80-\xBF]|\xE0[\xA0-\xBF][\x80-\xBF]"
-    r"|[\xE1-\xEC\xEE\xEF][\x80-\xBF]{2}|\xED[\x80-\x9F][\x80-\xBF]"
-    r"|\xF0[\x90-\xBF][\x80-\xBF]{2}|[\xF1-\xF3][\x80-\xBF]{3}"
-    r"|\xF4[\x80-\x8F][\x80-\xBF]{2})*$"
-)
+UTF8_PATH = rules.UTF8_PATH
 #: Raw paths (and query) the fast path takes: the decoded path is the raw
 #: one byte for byte (printable ASCII without ``%``, ``#`` or ``\``; no
 #: empty or dot-led segment, so no ``//``, ``.`` or ``..``), not ``/v``,
-#: ``/builds`` or below them, and not ending in ``/``. Such a path is never
-#: a bad one and its file is the path itself. By what the path ends with, in
-#: the order tried: a page (``.html``/``.htm``, any case), an asset
+#: ``/builds`` or below them, and not ending in ``/``; the query, if any,
+#: is printable ASCII. Such a target is never a bad one and its file is the
+#: path itself. By what the path ends with, in the order tried: a page
+#: (``.html``/``.htm``, any case), an asset
 #: (:data:`keeper.edge.rules.ASSET_PATH`; the character before the dot is
 #: never ``/``, as no segment starts with a dot), anything else (a page).
+#: The folders are matched possessively: a path of many of them keeps no
+#: backtracking state.
 _FAST_FIRST = r"[^./?%#\\\x00-\x20\x7F-\xFF]"
 _FAST_MORE = r"[^/?%#\\\x00-\x20\x7F-\xFF]*"
 _FAST_HEAD = (
     r"^/(?!(?:v|builds)(?:[/?]|$))"
-    rf"(?:{_FAST_FIRST}{_FAST_MORE}/)*{_FAST_FIRST}{_FAST_MORE}"
+    rf"(?:{_FAST_FIRST}{_FAST_MORE}+/)*+{_FAST_FIRST}{_FAST_MORE}"
 )
-_FAST_END = r"(?:\?|$)"
+_FAST_END = r"(?:\?[\x21-\x7E]*+)?$"
 FAST_PATHS = (
     ("page", _FAST_HEAD + r"\.(?i:html?)" + _FAST_END),
     ("asset", _FAST_HEAD + r"\.[A-Za-z0-9]+" + _FAST_END),
@@ -577,6 +590,9 @@ class NginxTarget:
             "store": _store(ctx.origin),
             "amz_headers": AMZ_HEADERS,
             "bad_raw_path": rules.BAD_RAW_PATH,
+            "host": rules.HOST,
+            "target_too_long": rules.TARGET_TOO_LONG,
+            "key_too_long": rules.PATH_TOO_LONG,
             "ascii_path": ASCII_PATH,
             "utf8_path": UTF8_PATH,
             "fast": fast,

@@ -37,6 +37,18 @@ a ``filesystem`` store is read through keeper's own origin route
 (the bucket must allow ``s3:GetObject`` under the org's prefix to anyone,
 or to the address varnishd fetches from).
 
+Hostile requests (:func:`keeper.edge.rules.resolve`, step 0): varnishd
+itself refuses a repeated Host and header fields over ``http_req_hdr_len``
+(8 KiB) with 400, and closes the connection on a request over
+``http_req_size`` (32 KiB); ``ltd_request`` does the rest as the other
+edges do (absolute targets, fragments, Host names, target length, Range).
+Every copy the VCL makes of the path lives in varnishd's workspace
+(``workspace_client``, 64 KiB by default), which a failed allocation
+turns into a 503: the target limit bounds them, no path longer than a file
+can be is fetched or redirected from, Locations are never re-encoded, and
+the regular expressions run over a path keep no backtracking state (PCRE's
+JIT stack is small too).
+
 "Missing" answers are cached for an hour: an origin that was briefly
 misconfigured (every GET refused) is forgotten sooner with
 ``varnishadm ban 'obj.http.X-Ltd-Missing == 1'``.
@@ -62,6 +74,7 @@ from urllib.parse import quote, urlsplit
 from jinja2 import Environment
 
 from keeper.db import MAIN_EDITION
+from keeper.domain.limits import MAX_EDGE_TARGET_BYTES
 from keeper.edge import redirects, rules
 from keeper.edge.origin import AMZ_HEADERS, UnsupportedOrigin
 from keeper.edge.redirects import Rule
@@ -87,7 +100,6 @@ ADM_TIMEOUT = 10
 INTERNAL_HEADERS = (
     "Host",
     "Raw",
-    "Suffix",
     "Product",
     "Root",
     "Site",
@@ -104,6 +116,7 @@ INTERNAL_HEADERS = (
     "PinPath",
     "Base",
     "Rest",
+    "RawRest",
     "Asset",
     "Scan",
     "Pin",
@@ -112,6 +125,7 @@ INTERNAL_HEADERS = (
     "Has404",
     "RuleBuild",
     "RulePath",
+    "RuleRaw",
     "Target",
     "Status",
     "Location",
@@ -157,13 +171,17 @@ class VclRule:
     status: int
 
 
-def _rule(rule: Rule, subject: str) -> VclRule:
-    """``rule`` matched against the header ``subject``."""
+def _rule(rule: Rule, subject: str, raw: str) -> VclRule:
+    """``rule`` matched against the header ``subject`` (a decoded path); its
+    splat is taken from the header ``raw``, the same path as the client
+    encoded it (:func:`keeper.edge.redirects.splat_of`)."""
     source = redirects.pattern(rule)
     if rule.splat:
-        # regsub's replacement knows \0-\9 and \\; the splat is group 1.
-        replacement = rule.target.replace("\\", "\\\\").replace(":splat", "\\1")
-        target = f"regsub({subject}, {vcl_string(source)}, {vcl_string(replacement)})"
+        depth = rule.source[:-2].count("/")
+        splat = f'regsub({raw}, "^(?:/[^/]*){{{depth}}}/?(.*)$", "\\1")'
+        target = f" + {splat} + ".join(
+            vcl_string(piece) for piece in rule.target.split(":splat")
+        )
     else:
         target = vcl_string(rule.target)
     return VclRule(regex=vcl_string(source), target=target, status=rule.status)
@@ -225,9 +243,15 @@ def _site(ctx: RenderContext, view: SiteView) -> VclSite:
         editions=editions,
         known=_alternation(view.builds),
         has_404=_alternation(with_404),
-        rules=[_rule(r, "req.http.X-Ltd-Path") for r in view.redirects],
+        rules=[
+            _rule(r, "req.http.X-Ltd-Path", "req.http.X-Ltd-Raw")
+            for r in view.redirects
+        ],
         build_rules={
-            b.public_id: [_rule(r, "req.http.X-Ltd-RulePath") for r in b.redirects]
+            b.public_id: [
+                _rule(r, "req.http.X-Ltd-RulePath", "req.http.X-Ltd-RuleRaw")
+                for r in b.redirects
+            ]
             for b in builds
             if b.redirects
         },
@@ -317,6 +341,11 @@ class VarnishTarget:
             "internal": INTERNAL_HEADERS,
             "amz": AMZ_HEADERS,
             "bad_raw_path": rules.BAD_RAW_PATH,
+            "host": rules.HOST,
+            "target_too_long": rules.TARGET_TOO_LONG,
+            "path_too_long": rules.PATH_TOO_LONG,
+            "max_target": MAX_EDGE_TARGET_BYTES,
+            "utf8_path": rules.UTF8_PATH,
             "asset_path": rules.ASSET_PATH,
             "page_extensions": "(?i)(?:"
             + "|".join(re.escape(e) for e in rules.PAGE_EXTENSIONS)
