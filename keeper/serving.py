@@ -13,7 +13,9 @@ which are not daemons and so hold the interpreter at exit. So:
 
 Requests whose target is in absolute form (``GET http://host/path``) are
 taken as RFC 9112 §3.2.2 has an origin server take them: the path is the
-path and the host the Host (:class:`AbsoluteFormProtocol`).
+path and the host the Host; and a request head larger than
+``MAX_REQUEST_HEAD_BYTES`` is refused with 431 as it arrives, before it is
+parsed whole (:class:`KeeperProtocol`).
 
 The exit status says why keeper ended: killed by the signal it was sent
 (what service managers expect, and what uvicorn does after a clean stop),
@@ -41,7 +43,7 @@ from uvicorn.config import STARTUP_FAILURE
 
 from keeper.app import create_app
 from keeper.config import get_settings
-from keeper.domain.limits import SHUTDOWN_MARGIN_SECONDS
+from keeper.domain.limits import MAX_REQUEST_HEAD_BYTES, SHUTDOWN_MARGIN_SECONDS
 
 log = logging.getLogger("keeper.serve")
 APP = "keeper.serving:served_app"
@@ -100,17 +102,53 @@ except ImportError:  # pragma: no cover - uvicorn[standard] brings httptools
     PROTOCOL: Any = "auto"
 else:
 
-    class AbsoluteFormProtocol(HttpToolsProtocol):
-        """uvicorn's HTTP/1.1 protocol, with a target in absolute form
-        (``GET http://plain.docs.test/x.html``) made a path and a Host.
+    class KeeperProtocol(HttpToolsProtocol):
+        """uvicorn's HTTP/1.1 protocol, with two changes.
 
-        uvicorn keeps such a target's path and drops its host, so keeper
-        would answer with the site the Host header names: nginx and Varnish
-        answer with the site the target names, as RFC 9112 §3.2.2 asks. Only
-        a request with one Host header has it replaced; with none or several
-        it stays a request keeper refuses (400)."""
+        - A target in absolute form (``GET http://plain.docs.test/x.html``)
+          is made a path and a Host. uvicorn keeps such a target's path and
+          drops its host, so keeper would answer with the site the Host
+          header names: nginx and Varnish answer with the site the target
+          names, as RFC 9112 §3.2.2 asks. Only a request with one Host
+          header has it replaced; with none or several it stays a request
+          keeper refuses (400).
+        - A request head is bounded as it arrives. The parser keeps a
+          header's bytes until the header ends, so a 16 MB header would be
+          held whole (and many of them at once) before any of keeper's
+          checks saw it.
+        """
+
+        _head_bytes = 0
+        _in_head = True
+
+        def on_message_begin(self) -> None:
+            self._head_bytes, self._in_head = 0, True
+            super().on_message_begin()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if not self._in_head or self.transport.is_closing():
+                return
+            # Still in the head after these bytes: all of them were head.
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_REQUEST_HEAD_BYTES:
+                self._refuse_head()
+
+        def _refuse_head(self) -> None:
+            msg = (
+                f"the request line and headers take more than "
+                f"{MAX_REQUEST_HEAD_BYTES} bytes"
+            ).encode()
+            self.transport.write(
+                b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+                b"content-type: text/plain; charset=utf-8\r\n"
+                b"content-length: " + str(len(msg)).encode() + b"\r\n"
+                b"connection: close\r\n\r\n" + msg
+            )
+            self.transport.close()
 
         def on_headers_complete(self) -> None:
+            self._in_head = False
             found = _ABSOLUTE_FORM.match(self.url)
             if found is not None:
                 authority, rest = found.group(1), found.group(2)
@@ -122,7 +160,7 @@ else:
                     self.headers[hosts[0]] = (b"host", authority)
             super().on_headers_complete()
 
-    PROTOCOL = AbsoluteFormProtocol
+    PROTOCOL = KeeperProtocol
 
 
 class _Server(uvicorn.Server):

@@ -70,6 +70,11 @@ MAX_EDGE_HEADER_BYTES = 8 * KIB
 #: All header fields of a request together: nginx and Varnish
 #: (``http_req_size``) stop at 32 KiB.
 MAX_EDGE_HEADERS_BYTES = 32 * KIB
+#: A whole request head (request line and headers) as keeper's server reads
+#: it, for the API as for the sites: room for the edge's largest target and
+#: headers, and the bound on what one connection can make keeper hold
+#: before a request even starts (431 above it).
+MAX_REQUEST_HEAD_BYTES = 2 * (MAX_EDGE_TARGET_BYTES + MAX_EDGE_HEADERS_BYTES)
 #: A Host name, as DNS has them (RFC 1035); a longer Host is refused (400).
 MAX_HOST_BYTES = 253
 #: A byte position in a ``Range`` header: larger ones fit no file and are

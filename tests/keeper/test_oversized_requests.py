@@ -181,3 +181,32 @@ def test_sites_answer_promptly_while_hostile_bodies_arrive(
             t.join()
     assert answers and all(a.status in (401, 413) for a in answers)
     assert slowest < REFUSED_WITHIN
+
+
+@pytest.mark.parametrize("where", ["/api", "/"], ids=["api", "site"])
+def test_an_oversized_request_head_is_refused_as_it_arrives(
+    served: ServedKeeper, where: str
+) -> None:
+    """A 16 MB header: keeper's HTTP parser would hold all of it before any
+    check of keeper's ran; the server refuses it once the head passes
+    MAX_REQUEST_HEAD_BYTES, for the API and the sites alike."""
+    parts = urlsplit(served.url)
+    host = parts.netloc if where == "/api" else f"{PRODUCT}.{DOMAIN}"
+    before = peak_memory(served)
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+        head = f"GET {where} HTTP/1.1\r\nHost: {host}\r\nX-Big: ".encode()
+        sent = 0
+        try:
+            sock.sendall(head)
+            while sent < 16 * MB and not select.select([sock], [], [], 0)[0]:
+                sock.sendall(b"a" * 65536)
+                sent += 65536
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        answer = sock.recv(200)
+    assert answer.startswith(b"HTTP/1.1 431 "), answer
+    assert sent < 4 * MB
+    assert peak_memory(served) - before < 50 * MB
+    # A request head within the limit is still answered.
+    ok = served.client.get(where, headers={"Host": host, "X-Fine": "a" * 8000})
+    assert ok.status_code == 200
