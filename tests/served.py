@@ -8,7 +8,6 @@ storage folder, the secret key) land there and nowhere else.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,11 +18,12 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import BOOTSTRAP
-from tests.servers import free_port, running_server
+from tests.servers import find_executable, free_port, running_server
 
 
 def keeper_binary() -> str:
-    return shutil.which("keeper") or str(Path(sys.executable).parent / "keeper")
+    """This checkout's ``keeper`` (the venv's), before any other on PATH."""
+    return find_executable("keeper") or str(Path(sys.executable).parent / "keeper")
 
 
 @dataclass(frozen=True)

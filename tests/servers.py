@@ -104,16 +104,23 @@ def free_port() -> int:
 
 
 def find_executable(name: str) -> str | None:
-    """``name`` on PATH, installed beside this interpreter (a venv's bin), or
-    in ``/usr/sbin``, where Debian puts servers and a user's PATH may not
-    reach."""
+    """``name`` installed beside this interpreter (the project's venv, whose
+    versions the project pins), else on PATH, else in ``/usr/sbin``, where
+    Debian puts servers and a user's PATH may not reach.
+
+    The venv comes first: a moto server of another Python on PATH once
+    answered ``GET key;x`` with ``key`` (moto 5.2.1), where the project's
+    (5.2.6), like S3, takes ``;x`` as part of the key.
+    """
+    beside = Path(sys.executable).parent / name
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
     found = shutil.which(name)
     if found:
         return found
-    for folder in (Path(sys.executable).parent, Path("/usr/sbin")):
-        candidate = folder / name
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
+    candidate = Path("/usr/sbin") / name
+    if candidate.is_file() and os.access(candidate, os.X_OK):
+        return str(candidate)
     return None
 
 
