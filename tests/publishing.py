@@ -39,6 +39,33 @@ def site(label: str, *, pages: int = 3) -> Files:
     return files
 
 
+def create_lsst_pipelines(
+    client: TestClient | httpx.Client, headers: dict[str, str]
+) -> None:
+    """The org ``lsst`` (sites under ``lsst.io``) and its product
+    ``pipelines``, which most tests publish to."""
+    r = client.post(
+        "/api/orgs",
+        headers=headers,
+        json={"slug": "lsst", "title": "LSST", "base_domain": "lsst.io"},
+    )
+    assert r.status_code == 201, r.text
+    r = client.post(
+        "/api/orgs/lsst/products",
+        headers=headers,
+        json={"slug": "pipelines", "title": "Pipelines"},
+    )
+    assert r.status_code == 201, r.text
+
+
+def with_md5(files: Files) -> list[dict[str, Any]]:
+    """The manifest ``ltd upload`` sends: with each file's MD5."""
+    return [
+        {**entry, "md5": hashlib.md5(files[entry["path"]]).hexdigest()}
+        for entry in manifest_of(files)
+    ]
+
+
 def register(
     client: TestClient | httpx.Client,
     base: str,
@@ -49,10 +76,23 @@ def register(
     types: Callable[[str], str] = guess_type,
     **extra: Any,
 ) -> dict[str, Any]:
+    return register_manifest(
+        client, base, headers, manifest_of(files, types), git_ref, **extra
+    )
+
+
+def register_manifest(
+    client: TestClient | httpx.Client,
+    base: str,
+    headers: dict[str, str],
+    manifest: list[dict[str, Any]],
+    git_ref: str = "main",
+    **extra: Any,
+) -> dict[str, Any]:
     response = client.post(
         f"{base}/builds",
         headers=headers,
-        json={"git_ref": git_ref, "manifest": manifest_of(files, types), **extra},
+        json={"git_ref": git_ref, "manifest": manifest, **extra},
     )
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()

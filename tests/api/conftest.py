@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from keeper.app import create_app
 from tests.conftest import Keeper, make_settings
 from tests.objects import Walk, bucket_walk, folder_walk
-from tests.publishing import Files, confirm, register
+from tests.publishing import Files, confirm, create_lsst_pipelines, register
 from tests.servers import S3Endpoint
 
 PRODUCT_API = "/api/orgs/lsst/products/pipelines"
@@ -70,18 +70,7 @@ def keeper_on(
             org_root=org_root,
         )
         h = keeper.auth()
-        r = client.post(
-            "/api/orgs",
-            headers=h,
-            json={"slug": "lsst", "title": "LSST", "base_domain": "lsst.io"},
-        )
-        assert r.status_code == 201, r.text
-        r = client.post(
-            "/api/orgs/lsst/products",
-            headers=h,
-            json={"slug": "pipelines", "title": "Pipelines"},
-        )
-        assert r.status_code == 201, r.text
+        create_lsst_pipelines(client, h)
         yield keeper
 
 

@@ -6,7 +6,6 @@ only to staging: nothing served and nothing reused ever changes."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from tests.api.conftest import Stored, keeper_on
 from tests.api.test_upload_grants import BASE, SCRIPT, SITE
 from tests.conftest import Keeper
 from tests.objects import under
-from tests.publishing import Files, confirm, manifest_of
+from tests.publishing import Files, confirm, manifest_of, register_manifest, with_md5
 
 pytestmark = pytest.mark.s3server
 
@@ -34,23 +33,8 @@ def s3_keeper(
         yield k
 
 
-def with_md5(files: Files) -> list[dict[str, Any]]:
-    """The manifest ``ltd upload`` sends: with each file's MD5."""
-    return [
-        {**entry, "md5": hashlib.md5(files[entry["path"]]).hexdigest()}
-        for entry in manifest_of(files)
-    ]
-
-
 def register(k: Keeper, manifest: list[dict[str, Any]]) -> dict[str, Any]:
-    r = k.client.post(
-        f"{BASE}/builds",
-        headers=k.auth(),
-        json={"git_ref": "main", "manifest": manifest},
-    )
-    assert r.status_code == 201, r.text
-    body: dict[str, Any] = r.json()
-    return body
+    return register_manifest(k.client, BASE, k.auth(), manifest)
 
 
 def put(item: dict[str, Any], body: bytes, **headers: str) -> httpx.Response:

@@ -16,7 +16,14 @@ from fastapi.testclient import TestClient
 
 from keeper.app import create_app
 from tests.conftest import Keeper, make_settings
-from tests.publishing import Files, confirm, manifest_of, site
+from tests.publishing import (
+    Files,
+    confirm,
+    manifest_of,
+    register_manifest,
+    site,
+    with_md5,
+)
 from tests.servers import S3Endpoint
 
 BASE = "/api/orgs/lsst/products/pipelines"
@@ -44,22 +51,8 @@ def s3_keeper(
         yield keeper
 
 
-def with_md5(files: Files) -> list[dict[str, Any]]:
-    return [
-        {**entry, "md5": hashlib.md5(files[entry["path"]]).hexdigest()}
-        for entry in manifest_of(files)
-    ]
-
-
 def register(k: Keeper, manifest: list[dict[str, Any]]) -> dict[str, Any]:
-    r = k.client.post(
-        f"{BASE}/builds",
-        headers=k.auth(),
-        json={"git_ref": "main", "manifest": manifest},
-    )
-    assert r.status_code == 201, r.text
-    body: dict[str, Any] = r.json()
-    return body
+    return register_manifest(k.client, BASE, k.auth(), manifest)
 
 
 def send(build: dict[str, Any], files: Files) -> None:

@@ -14,7 +14,14 @@ import pytest
 
 from keeper.db.migrate import head_revision
 from tests.conftest import BOOTSTRAP
-from tests.publishing import confirm, publish, register, site, upload
+from tests.publishing import (
+    confirm,
+    create_lsst_pipelines,
+    publish,
+    register,
+    site,
+    upload,
+)
 from tests.served import keeper_binary, served_keeper
 from tests.servers import S3Endpoint
 
@@ -31,18 +38,7 @@ def serve(
 
 
 def setup_product(client: httpx.Client) -> None:
-    r = client.post(
-        "/api/orgs",
-        headers=AUTH,
-        json={"slug": "lsst", "title": "LSST", "base_domain": "lsst.io"},
-    )
-    assert r.status_code == 201, r.text
-    r = client.post(
-        "/api/orgs/lsst/products",
-        headers=AUTH,
-        json={"slug": "pipelines", "title": "Pipelines"},
-    )
-    assert r.status_code == 201, r.text
+    create_lsst_pipelines(client, AUTH)
 
 
 def main_edition(client: httpx.Client) -> dict[str, object]:

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.publishing import publish, register, site
+from tests.publishing import create_lsst_pipelines, publish, register, site
 from tests.served import ServedKeeper, served_keeper
 
 #: The issue asks for "a few seconds"; keeper's own deadline is 3 s for
@@ -37,18 +37,7 @@ def served(tmp_path: Path) -> Iterator[ServedKeeper]:
     env = {"KEEPER_TEMPLATE_CPU_SECONDS": "60", "KEEPER_TEMPLATE_WALL_SECONDS": "300"}
     with served_keeper(tmp_path, env) as keeper:
         client, auth = keeper.client, keeper.auth()
-        r = client.post(
-            "/api/orgs",
-            headers=auth,
-            json={"slug": "lsst", "title": "LSST", "base_domain": "lsst.io"},
-        )
-        assert r.status_code == 201, r.text
-        r = client.post(
-            "/api/orgs/lsst/products",
-            headers=auth,
-            json={"slug": "pipelines", "title": "Pipelines"},
-        )
-        assert r.status_code == 201, r.text
+        create_lsst_pipelines(client, auth)
         yield keeper
 
 
