@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,6 +17,7 @@ from keeper.api.routes import (
     compat,
     edge_origin,
     editions,
+    jobs,
     orgs,
     products,
     templates,
@@ -30,15 +30,16 @@ from keeper.db.engine import make_engine
 from keeper.db.migrate import upgrade
 from keeper.domain.site_domains import api_host
 from keeper.edge.app import EdgeApp
-from keeper.edge.configs import keep_edges_current
 from keeper.edge.dispatch import HostDispatch
+from keeper.jobs.follow import catch_up
+from keeper.jobs.runner import JobRunner
 from keeper.pages import budget
-from keeper.pages.publish import keep_pages_current, write_all_pages
 from keeper.services.auth import ensure_bootstrap_token
 from keeper.services.runtime import Runtime
 
-#: Seconds shutdown waits for the page writer to finish its product (it is
-#: a daemon thread: past that, it just ends with the process).
+#: Seconds shutdown waits for the job runner to finish its job (it is a
+#: daemon thread: past that, the job ends with the process and runs again
+#: when its lease ends).
 _STOP_SECONDS = 1.0
 
 
@@ -62,29 +63,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             engine, app.state.runtime.stores, api_host=api_host(settings.base_url)
         )
         # Generated pages (/v/, switcher files …) and rendered
-        # nginx/Varnish/Fastly edges follow every publish.
-        keep_pages_current(engine, app.state.runtime)
-        keep_edges_current(engine, app.state.runtime)
+        # nginx/Varnish/Fastly edges follow every publish as jobs, which
+        # this runner takes from the database (keeper.jobs).
+        runner = JobRunner(engine, app.state.runtime)
+        app.state.jobs = runner
         # Products published before this keeper started (by an older
-        # version, while their store was down, or while keeper stopped)
-        # get their pages now, without holding up the start.
-        stop = threading.Event()
-        catch_up = threading.Thread(
-            target=write_all_pages,
-            args=(engine, app.state.runtime),
-            kwargs={"stop": stop},
-            name="keeper-pages",
-            daemon=True,
-        )
-        catch_up.start()
-        app.state.pages_catch_up = catch_up
+        # version, say) get their pages too.
+        with Session(engine) as session:
+            catch_up(session)
+            session.commit()
+        runner.start()
         yield
-        # Shutting down must not wait on work: the page writer stops after
-        # its current product, and org templates being rendered stop now
-        # (their pages are written again at the next start).
-        stop.set()
+        # Shutting down must not wait on work: the runner stops after its
+        # current job, and org templates being rendered stop now (a job cut
+        # short runs again, here or elsewhere, when its lease ends).
         budget.stop_workers()
-        catch_up.join(timeout=_STOP_SECONDS)
+        runner.stop(timeout=_STOP_SECONDS)
         engine.dispose()
 
     app = FastAPI(
@@ -99,7 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Readers' requests for a product's host never reach the API's routes.
     app.add_middleware(HostDispatch, state=app.state)
     api = api_router(prefix="/api")
-    for module in (orgs, templates, products, editions, builds, tokens, uploads):
+    for module in (orgs, templates, products, editions, builds, tokens, jobs, uploads):
         api.include_router(module.router)
     app.include_router(api)
     # Released ltd-conveyor clients look for LTD Keeper 1.x at the root.

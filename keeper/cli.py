@@ -13,12 +13,14 @@ from sqlmodel import Session, select
 
 from keeper import __version__
 from keeper.config import get_settings
-from keeper.db import Organization, Product, Role
+from keeper.db import Job, JobStatus, Organization, Product, Role
 from keeper.db.engine import make_engine
 from keeper.db.migrate import current_revision, upgrade
 from keeper.edge.configs import forget_edge, recorded_edges, render_edge
 from keeper.edge.render import TARGET_NAMES, target
+from keeper.jobs.runner import JobRunner
 from keeper.pages.publish import write_all_pages
+from keeper.services import jobs as job_service
 from keeper.services import tokens
 from keeper.services.auth import create_token
 from keeper.services.errors import KeeperError
@@ -230,6 +232,82 @@ def pages_refresh(org_slug: str | None) -> None:
     click.echo(f"wrote the pages of {done} of {len(ids)} product(s)")
     if done < len(ids):
         raise click.ClickException("some products failed; see the log above")
+
+
+@main.group()
+def jobs() -> None:
+    """Background jobs: rendering pages, updating edges."""
+
+
+def _job_line(job: Job, orgs: dict[int | None, str]) -> str:
+    return "\t".join(
+        [
+            str(job.id),
+            job.kind,
+            job.key,
+            orgs.get(job.org_id, "-"),
+            job.status,
+            f"{job.attempts}/{job.max_attempts}",
+            job.created.isoformat(),
+            (job.error or "").splitlines()[0][:200] if job.error else "",
+        ]
+    )
+
+
+@jobs.command("list")
+@click.option("--org", "org_slug", help="Only this organization's jobs.")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice([s.value for s in JobStatus]),
+    help="Only jobs in this status (repeatable).",
+)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+def jobs_list(org_slug: str | None, statuses: tuple[str, ...], limit: int) -> None:
+    """The newest jobs: id, kind, key, org, status, attempts, created and
+    the last error."""
+    with database() as (_, session):
+        org = get_org(session, org_slug) if org_slug else None
+        orgs: dict[int | None, str] = {
+            o.id: o.slug for o in session.exec(select(Organization))
+        }
+        found = job_service.platform_jobs(
+            session, org, statuses=[JobStatus(s) for s in statuses], limit=limit
+        )
+        for job in found:
+            click.echo(_job_line(job, orgs))
+
+
+@jobs.command("show")
+@click.argument("job_id", metavar="ID", type=click.IntRange(min=1))
+def jobs_show(job_id: int) -> None:
+    """Everything about one job, its whole error included."""
+    with database() as (_, session):
+        job = job_service.get_any_job(session, job_id)
+        for name, value in job.model_dump().items():
+            click.echo(f"{name}: {value if value is not None else '-'}")
+
+
+@jobs.command("retry")
+@click.argument("job_id", metavar="ID", type=click.IntRange(min=1))
+def jobs_retry(job_id: int) -> None:
+    """Queue a failed job again, from its first attempt; a running keeper
+    takes it up (or run `keeper jobs run`)."""
+    with database() as (_, session):
+        job_service.retry_job(session, job_service.get_any_job(session, job_id))
+        session.commit()
+    click.echo(f"job {job_id} queued again")
+
+
+@jobs.command("run")
+def jobs_run() -> None:
+    """Run every job that is due now, here, and exit (for a keeper that is
+    not running, or to see a job's failure in the terminal)."""
+    with database() as (engine, _):
+        runner = JobRunner(engine, Runtime.from_settings(get_settings()))
+        ran = runner.run_until_idle()
+    click.echo(f"ran {ran} job(s)")
 
 
 @main.group()

@@ -59,6 +59,17 @@ class Settings(BaseSettings):
     #: Seconds ``keeper serve`` lets requests finish after SIGTERM or Ctrl+C;
     #: it exits at most ``SHUTDOWN_MARGIN_SECONDS`` later, whatever runs.
     shutdown_seconds: int = Field(default=limits.SHUTDOWN_SECONDS, ge=0, le=600)
+    #: Background jobs (``keeper.jobs``): attempts before a job is left
+    #: failed; the first retry's delay in seconds, doubling up to the cap;
+    #: how long a runner may hold a job before another takes it up (a
+    #: runner that died); how often an idle runner looks for work from
+    #: other processes; how many days finished jobs stay listed.
+    job_attempts: int = Field(default=8, ge=1, le=100)
+    job_backoff_seconds: float = Field(default=1.0, ge=0.01, le=3600)
+    job_backoff_max_seconds: float = Field(default=300.0, ge=0.01, le=86400)
+    job_lease_seconds: float = Field(default=300.0, ge=1, le=86400)
+    job_poll_seconds: float = Field(default=1.0, ge=0.01, le=60)
+    job_keep_days: float = Field(default=7.0, ge=0, le=3650)
 
 
 @lru_cache

@@ -180,7 +180,10 @@ def run(demo: Demo) -> int:
             threading.Event().wait(0.05)
         try:
             demo.set_up()
-        except DemoError as exc:
+            # The pages (/v/, switchers) are written by keeper's jobs just
+            # after each upload: the URLs are ready once they are done.
+            app.state.jobs.wait_idle(timeout=120)
+        except (DemoError, TimeoutError) as exc:
             demo.error = str(exc)
             server.should_exit = True
             return

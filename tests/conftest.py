@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from keeper.app import create_app
 from keeper.config import Settings
 from tests.servers import S3Endpoint, moto_s3_server, rclone_s3_server, skip_or_fail
+from tests.settled import SettledClient
 
 if TYPE_CHECKING:
     from tests.served import ServedKeeper
@@ -114,7 +115,7 @@ def make_settings(database_url: str, storage_url: str, tmp_path: Path) -> Settin
 @pytest.fixture
 def keeper(database_url: str, tmp_path: Path) -> Iterator[Keeper]:
     settings = make_settings(database_url, f"file://{tmp_path / 'storage'}", tmp_path)
-    with TestClient(create_app(settings)) as client:
+    with SettledClient(create_app(settings)) as client:
         yield Keeper(client, settings)
 
 

@@ -10,13 +10,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
+from keeper.db.engine import make_engine
+from keeper.jobs.runner import due_or_running
 from tests.conftest import BOOTSTRAP
 from tests.servers import find_executable, free_port, running_server
 
@@ -37,6 +42,7 @@ class ServedKeeper:
     token: str = BOOTSTRAP
     #: The `keeper serve` process (for its memory, or to signal it).
     process: subprocess.Popen[bytes] | None = None
+    env: dict[str, str] = field(default_factory=dict)
 
     def log(self) -> str:
         """What keeper has printed so far (``workdir/keeper.log``)."""
@@ -45,6 +51,17 @@ class ServedKeeper:
 
     def auth(self, token: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {token or self.token}"}
+
+    def settle(self, timeout: float = 60.0) -> None:
+        """Wait until keeper has no job due or running: what the last change
+        asked for (pages, edges) is done. The client does this after each
+        request that is not a read; call it after changes made otherwise
+        (``ltd upload`` in a subprocess, another client)."""
+        settle_database(self.database_url, timeout)
+
+    @property
+    def database_url(self) -> str:
+        return database_url_of(self.workdir, self.env)
 
 
 @contextmanager
@@ -72,6 +89,50 @@ def served_keeper(
             cwd=workdir,
             log_path=workdir / "keeper.log",
         ) as process,
-        httpx.Client(base_url=url, timeout=30) as client,
+        httpx.Client(
+            base_url=url,
+            timeout=30,
+            event_hooks={"response": [_settle_after(database_url_of(workdir, env))]},
+        ) as client,
     ):
-        yield ServedKeeper(url, client, workdir, process=process)
+        try:
+            yield ServedKeeper(url, client, workdir, process=process, env=env or {})
+        finally:
+            engine = _engines.pop(database_url_of(workdir, env), None)
+            if engine is not None:
+                engine.dispose()
+
+
+def database_url_of(workdir: Path, env: dict[str, str] | None) -> str:
+    # keeper's default is a SQLite file in its working folder.
+    return (env or {}).get("KEEPER_DATABASE_URL") or os.environ.get(
+        "KEEPER_DATABASE_URL", f"sqlite:///{workdir / 'keeper.sqlite3'}"
+    )
+
+
+def _settle_after(database_url: str) -> Callable[[httpx.Response], None]:
+    def hook(response: httpx.Response) -> None:
+        if response.request.method not in ("GET", "HEAD", "OPTIONS"):
+            settle_database(database_url)
+
+    return hook
+
+
+def settle_database(database_url: str, timeout: float = 60.0) -> None:
+    """Wait until the keeper on ``database_url`` has no job due or running."""
+    engine = _engines.get(database_url)
+    if engine is None:
+        engine = _engines[database_url] = make_engine(database_url)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if not due_or_running(engine):
+                return
+        except OperationalError:  # no job table yet: keeper is starting
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"keeper's jobs still ran after {timeout}s")
+        time.sleep(0.02)
+
+
+_engines: dict[str, Engine] = {}

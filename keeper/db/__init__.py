@@ -3,6 +3,7 @@
 from keeper.db.build import Build, BuildFile, BuildStatus
 from keeper.db.edge import EdgeConfig
 from keeper.db.edition import MAIN_EDITION, Edition, EditionHistory, EditionKind
+from keeper.db.job import Job, JobStatus
 from keeper.db.organization import Organization
 from keeper.db.product import Product
 from keeper.db.template import OrgTemplate
@@ -17,6 +18,8 @@ __all__ = [
     "Edition",
     "EditionHistory",
     "EditionKind",
+    "Job",
+    "JobStatus",
     "OrgTemplate",
     "Organization",
     "Product",

@@ -1,10 +1,11 @@
-"""Noticing, at commit, every change an edge must see.
+"""Noticing, at commit, what this process's edge caches must forget.
 
-Editions re-point in tracking, rollbacks, manual updates and deletions;
-builds complete or go; products and orgs change their rules and domains.
-Rather than ask every one of those code paths to remember the edges, the
-session reports which products and orgs a committed transaction touched,
-and the listener registered for its engine refreshes the edges.
+The built-in edge keeps site views and the host map in memory
+(:mod:`keeper.edge.cache`). A commit in this process that touched a
+product or org drops what it cached of them at once; other processes see
+the change when their cached copy ages out. Publishing itself (pages,
+rendered edges) is never done here: the change names its jobs
+(:mod:`keeper.jobs.follow`).
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
 """Rendered edge configurations: write them, record them, keep them current.
 
 ``keeper edge render`` writes an edge's files and records the edge; every
-later commit that changes what readers of the org see rewrites them and
-tells the running server (:func:`refresh_edges`, registered per engine with
-:func:`keep_edges_current`).
+later change to what readers of the org see rewrites them and tells the
+running server (:func:`refresh_edges`, run by the ``update_edges`` job).
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ from sqlmodel import Session, col, select
 
 from keeper.db import EdgeConfig, Organization, Product
 from keeper.db.types import utcnow
-from keeper.edge import changes
 from keeper.edge.origin import origin_of
 from keeper.edge.pages import platform_not_found
 from keeper.edge.render import RenderContext, target
@@ -220,31 +218,3 @@ def _edge_lock(out_dir: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def keep_edges_current(engine: Engine, runtime: Runtime) -> None:
-    """Refresh the org's edges after every commit that changed what its
-    readers see."""
-
-    def listener(engine: Engine, touched: changes.Touched) -> None:
-        with Session(engine) as session:
-            org_ids = set(touched.orgs)
-            if touched.products:
-                org_ids |= set(
-                    session.exec(
-                        select(Product.org_id).where(
-                            col(Product.id).in_(list(touched.products))
-                        )
-                    ).all()
-                )
-            if not org_ids:
-                return
-            with_edges = session.exec(
-                select(EdgeConfig.org_id).where(
-                    col(EdgeConfig.org_id).in_(list(org_ids))
-                )
-            ).all()
-        for org_id in sorted(set(with_edges)):
-            refresh_edges(engine, runtime, org_id, sorted(touched.products))
-
-    changes.on_commit(engine, listener)

@@ -1,9 +1,9 @@
 """Writing a product's generated pages to its org's store.
 
 Every edge serves them from ``<product>/_meta/`` like any object, so they
-are rewritten after each commit that changes what the product's readers
-see (:func:`keep_pages_current`). Each object is replaced whole; a page
-whose bytes did not change is left alone.
+are rewritten by a job after each change to what the product's readers see
+(:mod:`keeper.jobs.follow`). Each object is replaced whole; a page whose
+bytes did not change is left alone.
 """
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ import threading
 from collections.abc import Iterable, Mapping
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from conveyor.content_types import content_type_for
 from keeper.db import Organization, Product
-from keeper.edge import changes
 from keeper.edge.site import meta_prefix
 from keeper.pages.budget import RendererUnavailable
 from keeper.pages.listing import load_listing
@@ -86,28 +85,6 @@ def write_all_pages(
         except Exception:  # one product's store must not stop the others
             log.exception("writing the pages of product %s failed", product_id)
     return done
-
-
-def keep_pages_current(engine: Engine, runtime: Runtime) -> None:
-    """Rewrite a product's pages after every commit that changed it or its
-    org (an org's templates and domain show on every page)."""
-
-    def listener(engine: Engine, touched: changes.Touched) -> None:
-        products = set(touched.products)
-        if touched.orgs:
-            with Session(engine) as session:
-                products |= {
-                    p
-                    for p in session.exec(
-                        select(Product.id).where(
-                            col(Product.org_id).in_(list(touched.orgs))
-                        )
-                    ).all()
-                    if p is not None
-                }
-        write_all_pages(engine, runtime, sorted(products))
-
-    changes.on_commit(engine, listener)
 
 
 def _render(

@@ -17,6 +17,7 @@ from keeper.db import (
     Product,
 )
 from keeper.db.types import pk, utcnow
+from keeper.jobs.follow import product_changed
 from keeper.services.errors import Conflict, Invalid
 from keeper.services.lookup import find_edition, get_build
 from keeper.services.publish import best_existing_build, lock_product, point_edition
@@ -73,6 +74,7 @@ def create_edition(
             reason="manual" if build else "tracking",
             actor=actor,
         )
+    product_changed(session, product)
     session.commit()
     session.refresh(edition)
     return edition
@@ -110,6 +112,7 @@ def update_edition(
             reason="manual",
             actor=actor,
         )
+    product_changed(session, product)
     session.commit()
     session.refresh(edition)
     return edition
@@ -131,6 +134,7 @@ def rollback_edition(
         reason="rollback",
         actor=actor,
     )
+    product_changed(session, product)
     session.commit()
     session.refresh(edition)
     return edition
@@ -143,6 +147,9 @@ def delete_edition(session: Session, edition: Edition) -> None:
         delete(EditionHistory).where(col(EditionHistory.edition_id) == edition.id)
     )
     session.delete(edition)
+    product = session.get(Product, edition.product_id)
+    if product is not None:
+        product_changed(session, product)
     session.commit()
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from keeper.db import EdgeConfig, Organization, OrgTemplate, Product, Token
+from keeper.db.types import pk
 from keeper.domain.site_domains import (
     DomainError,
     SiteDomain,
@@ -16,6 +17,7 @@ from keeper.domain.site_domains import (
     normalise_base_domain,
     takes_api_host,
 )
+from keeper.jobs.follow import org_changed
 from keeper.services.changes import apply_changes
 from keeper.services.errors import Conflict, Invalid
 from keeper.services.lookup import get_org
@@ -75,6 +77,7 @@ def update_org(
             changes.get("url_layout", org.url_layout),
         )
         _check_domain(session, org, sites, api_host)
+    org_changed(session, pk(org))
     try:
         return apply_changes(session, org, changes)
     except IntegrityError as exc:

@@ -18,6 +18,7 @@ from keeper.db import (
     Product,
 )
 from keeper.db.types import pk
+from keeper.jobs.follow import product_changed
 from keeper.services.changes import apply_changes
 from keeper.services.errors import Conflict
 from keeper.services.stores import StoreProvider, product_prefix
@@ -42,6 +43,7 @@ def create_product(session: Session, org: Organization, **fields: Any) -> Produc
             tracking_params={"git_ref": "main"},
         )
     )
+    product_changed(session, product)
     session.commit()
     session.refresh(product)
     return product
@@ -50,6 +52,7 @@ def create_product(session: Session, org: Organization, **fields: Any) -> Produc
 def update_product(
     session: Session, product: Product, changes: dict[str, Any]
 ) -> Product:
+    product_changed(session, product)
     return apply_changes(session, product, changes)
 
 
@@ -64,6 +67,7 @@ def delete_product(
     session.execute(delete(Edition).where(col(Edition.product_id) == product.id))
     session.execute(delete(BuildFile).where(col(BuildFile.product_id) == product.id))
     session.execute(delete(Build).where(col(Build.product_id) == product.id))
+    product_changed(session, product)
     session.delete(product)
     session.commit()
     # Objects go after the rows: a crash in between leaves unreferenced

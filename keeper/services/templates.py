@@ -16,7 +16,8 @@ from jinja2 import TemplateError, TemplateSyntaxError
 from sqlmodel import Session, select
 
 from keeper.db import MAIN_EDITION, Organization, OrgTemplate
-from keeper.db.types import utcnow
+from keeper.db.types import pk, utcnow
+from keeper.jobs.follow import org_changed
 from keeper.pages.budget import BudgetExceeded, RendererUnavailable
 from keeper.pages.entries import BuildEntry, EditionEntry, Listing
 from keeper.pages.render import (
@@ -157,6 +158,7 @@ def _touch(session: Session, org: Organization) -> None:
     # page writer) that its pages must be rendered again.
     org.updated = utcnow()
     session.add(org)
+    org_changed(session, pk(org))
 
 
 def _default_source(name: str) -> str:

@@ -10,13 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 
 from keeper.app import create_app
 from tests.conftest import Keeper, make_settings
 from tests.objects import Walk, bucket_walk, folder_walk
 from tests.publishing import Files, confirm, create_lsst_pipelines, register
 from tests.servers import S3Endpoint
+from tests.settled import SettledClient
 
 PRODUCT_API = "/api/orgs/lsst/products/pipelines"
 
@@ -61,7 +61,7 @@ def keeper_on(
         )
         walk, org_root = bucket_walk(endpoint, bucket), "sites/lsst/"
     settings = make_settings(database_url, url, tmp_path)
-    with TestClient(create_app(settings)) as client:
+    with SettledClient(create_app(settings)) as client:
         keeper = Stored(
             client,
             settings,

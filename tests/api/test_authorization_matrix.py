@@ -25,7 +25,6 @@ import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
-from fastapi.testclient import TestClient
 
 from keeper.api.access import check_routes, rule_of
 from keeper.api.routing import api_router
@@ -39,6 +38,7 @@ from tests.api.test_permissions import (
     expire_token,
 )
 from tests.conftest import Keeper, make_settings
+from tests.settled import SettledClient
 
 OTHER = "other"
 ROLES = ("reader", "uploader", "admin")
@@ -76,6 +76,7 @@ PARAMS = {
     "token": "forged.c2lnbmF0dXJl",
     "key": "nope/index.html",
     "token_id": "999999",
+    "job_id": "999999",
 }
 
 
@@ -150,7 +151,7 @@ def world(database_url: str, tmp_path: Path) -> Iterator[tuple[Keeper, dict[str,
     product, org ``other``, and a token of every role in each."""
     settings = make_settings(database_url, f"file://{tmp_path / 'storage'}", tmp_path)
     settings = settings.model_copy(update={"compat_org": ORG})
-    with TestClient(create_app(settings)) as client:
+    with SettledClient(create_app(settings)) as client:
         keeper = Keeper(client, settings)
         create_org(keeper, ORG)
         create_org(keeper, OTHER)

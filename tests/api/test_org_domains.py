@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from keeper.app import create_app
 from keeper.db import Organization
 from tests.api.test_permissions import assert_error, create_token, ok
 from tests.conftest import Keeper, make_settings
+from tests.settled import SettledClient
 
 KEEPER_HOST = "api.keeper.example"
 
@@ -26,7 +26,7 @@ KEEPER_HOST = "api.keeper.example"
 def keeper(database_url: str, tmp_path: Path) -> Iterator[Keeper]:
     settings = make_settings(database_url, f"file://{tmp_path / 'storage'}", tmp_path)
     settings = settings.model_copy(update={"base_url": f"https://{KEEPER_HOST}"})
-    with TestClient(create_app(settings)) as client:
+    with SettledClient(create_app(settings)) as client:
         yield Keeper(client, settings)
 
 
@@ -165,7 +165,7 @@ def test_the_quick_starts_domain_is_fine_beside_keeper_on_an_address(
 ) -> None:
     settings = make_settings(database_url, f"file://{tmp_path / 'storage'}", tmp_path)
     settings = settings.model_copy(update={"base_url": "http://127.0.0.1:8000"})
-    with TestClient(create_app(settings)) as client:
+    with SettledClient(create_app(settings)) as client:
         keeper = Keeper(client, settings)
         ok(post_org(keeper, "demo", base_domain="localhost"), 201)
 

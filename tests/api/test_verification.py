@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 
 from keeper.app import create_app
 from tests.conftest import Keeper, make_settings
@@ -25,6 +24,7 @@ from tests.publishing import (
     with_md5,
 )
 from tests.servers import S3Endpoint
+from tests.settled import SettledClient
 
 BASE = "/api/orgs/lsst/products/pipelines"
 pytestmark = pytest.mark.s3server
@@ -39,7 +39,7 @@ def s3_keeper(
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", moto_s3.secret_key)
     url = f"s3://{bucket}/sites?endpoint_url={moto_s3.endpoint_url}&region=us-east-1"
     settings = make_settings(f"sqlite:///{tmp_path / 'k.sqlite3'}", url, tmp_path)
-    with TestClient(create_app(settings)) as client:
+    with SettledClient(create_app(settings)) as client:
         keeper = Keeper(client, settings)
         h = keeper.auth()
         client.post("/api/orgs", headers=h, json={"slug": "lsst", "title": "L"})

@@ -19,6 +19,7 @@ from tests.compat import ltd1
 from tests.compat.conftest import make_org, make_token
 from tests.conftest import Keeper, make_settings
 from tests.servers import S3Endpoint
+from tests.settled import SettledClient
 from tests.storage.conftest import fresh_s3_store
 
 pytestmark = pytest.mark.s3server
@@ -78,7 +79,7 @@ def s3_keeper(
         f"s3://{bucket}/sites?endpoint_url={endpoint.endpoint_url}"
         f"&region=us-east-1{options}"
     )
-    return TestClient(create_app(make_settings(database_url, url, tmp_path)))
+    return SettledClient(create_app(make_settings(database_url, url, tmp_path)))
 
 
 def test_registering_on_a_refusing_store_fails_before_any_build(

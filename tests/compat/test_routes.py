@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
 from keeper.app import create_app
 from tests.compat import ltd1
@@ -14,6 +13,7 @@ from tests.compat.conftest import API, Site, make_org, make_token
 from tests.conftest import Keeper, make_settings
 from tests.publishing import Files, publish
 from tests.publishing import site as native_site
+from tests.settled import SettledClient
 
 SITE: Files = {
     "index.html": b"<h1>pipelines</h1>",
@@ -379,10 +379,10 @@ def test_keeper_compat_org_picks_the_organization(
     named = settings.model_copy(update={"compat_org": "other"})
     missing = settings.model_copy(update={"compat_org": "gone"})
 
-    with TestClient(create_app(named)) as client:
+    with SettledClient(create_app(named)) as client:
         confirmed = ltd1.publish(client, uploader, SITE)
         main = client.get("/api/orgs/other/products/pipelines/editions/__main")
-    with TestClient(create_app(missing)) as client:
+    with SettledClient(create_app(missing)) as client:
         refused = client.get("/products/")
 
     assert main.json()["build_id"] == confirmed["slug"]

@@ -24,6 +24,7 @@ from keeper.edge.conditional import Unsatisfiable, byte_range, etag_matches
 from keeper.services.stores import StoreProvider
 from tests.conftest import BOOTSTRAP, make_settings
 from tests.publishing import publish
+from tests.settled import SettledClient
 
 AUTH = {"Authorization": f"Bearer {BOOTSTRAP}"}
 HOST = "demo.docs.test"
@@ -69,7 +70,7 @@ def edge(tmp_path: Path) -> Iterator[Edge]:
     database = f"sqlite:///{tmp_path / 'keeper.sqlite3'}"
     storage = tmp_path / "storage"
     settings = make_settings(database, f"file://{storage}", tmp_path)
-    with TestClient(create_app(settings)) as client:
+    with SettledClient(create_app(settings)) as client:
         for url, body in (
             (
                 "/api/orgs",

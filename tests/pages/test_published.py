@@ -21,6 +21,7 @@ from tests.pages.conftest import (
     create_product,
 )
 from tests.publishing import publish, site
+from tests.settled import settle
 
 
 def publish_four(docs: Docs) -> dict[str, dict[str, Any]]:
@@ -255,9 +256,8 @@ def test_pages_missing_at_start_are_written(docs: Docs) -> None:
     docs.store().delete_prefix(f"{PRODUCT}/_meta/")
     assert docs.meta_keys() == set()
     app = create_app(docs.keeper.settings)
-    with TestClient(app):
-        # Shutting down does not wait for the writer (keeper stops within
+    with TestClient(app) as client:
+        # Shutting down does not wait for the jobs (keeper stops within
         # seconds of SIGTERM, and the next start catches up): wait here.
-        app.state.pages_catch_up.join(timeout=60)
-        assert not app.state.pages_catch_up.is_alive()
+        settle(client)
     assert {name: docs.page(name) for name in PAGES} == expected

@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 from keeper.db import Build, BuildFile, BuildStatus, Edition, Organization, Product
 from keeper.db.types import utcnow
 from keeper.edge.redirects import REDIRECTS_FILE, RedirectError, parse_redirects_file
+from keeper.jobs.follow import product_changed
 from keeper.services.builds import staging
 from keeper.services.builds.verify import describe_faults, verify_objects
 from keeper.services.errors import Conflict, VerificationFailed
@@ -63,6 +64,7 @@ def confirm_build(
     build.completed = utcnow()
     session.add(build)
     moved = apply_tracking(session, product, build, actor=actor)
+    product_changed(session, product)
     session.commit()
     session.refresh(build)
     for edition in moved:

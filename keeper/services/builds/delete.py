@@ -6,6 +6,7 @@ from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from keeper.db import Build, BuildFile, Edition, Organization, Product
+from keeper.jobs.follow import product_changed
 from keeper.services.errors import Conflict
 from keeper.services.stores import StoreProvider, build_prefix, staging_prefix
 
@@ -27,6 +28,7 @@ def delete_build(
         )
     session.execute(delete(BuildFile).where(col(BuildFile.build_id) == build.id))
     session.delete(build)
+    product_changed(session, product)
     session.commit()
     store = stores.for_org(org)
     store.delete_prefix(build_prefix(product, build))

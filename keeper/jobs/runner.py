@@ -1,0 +1,211 @@
+"""Running jobs from the ``job`` table.
+
+The embedded default: ``keeper serve`` starts one :class:`JobRunner`
+thread, which a commit that enqueued work wakes at once; it also looks for
+work every ``job_poll_seconds``, so jobs written by other processes (the
+CLI, another replica) run too. Several runners on one database never run
+one job twice at the same time, nor two jobs of the same kind and key.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+import weakref
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import event, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, func, select
+
+from keeper.db import Job, JobStatus
+from keeper.db.types import utcnow
+from keeper.jobs import queue
+from keeper.jobs.handlers import HANDLERS, Handler
+from keeper.services.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+_runners: weakref.WeakSet[JobRunner] = weakref.WeakSet()
+_runners_lock = threading.Lock()
+
+
+class JobRunner:
+    def __init__(
+        self,
+        engine: Engine,
+        runtime: Runtime,
+        *,
+        handlers: dict[str, Handler] | None = None,
+        name: str | None = None,
+    ) -> None:
+        settings = runtime.settings
+        self.engine = engine
+        self.runtime = runtime
+        self.handlers = HANDLERS if handlers is None else handlers
+        self.name = (
+            name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        )
+        self.lease = timedelta(seconds=settings.job_lease_seconds)
+        self.poll = settings.job_poll_seconds
+        self.keep = timedelta(days=settings.job_keep_days)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pruned = 0.0
+        self._current: int | None = None
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def start(self) -> None:
+        with _runners_lock:
+            _runners.add(self)
+        self._thread = threading.Thread(
+            target=self._loop, name="keeper-jobs", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, timeout: float = 1.0) -> None:
+        """Stop after the current job; a job still running when ``timeout``
+        passes ends with the process and runs again when its lease ends."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=timeout)
+            if self._thread.is_alive() and self._current is not None:
+                self._release(self._current)
+        with _runners_lock:
+            _runners.discard(self)
+
+    def _release(self, job_id: int) -> None:
+        # End the lease now, so the next runner (this keeper restarted, or
+        # another) takes the job up at once instead of when it runs out.
+        with Session(self.engine) as session:
+            session.execute(
+                update(Job)
+                .where(col(Job.id) == job_id, col(Job.worker) == self.name)
+                .values(lease_until=utcnow())
+            )
+            session.commit()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                ran = self.run_one()
+                self._prune_now_and_then()
+            except Exception:  # the database is away: try again later
+                log.exception("the job runner could not reach the database")
+                ran = False
+            if not ran:
+                self._wake.wait(self.poll)
+                self._wake.clear()
+
+    # -- the work ------------------------------------------------------------
+
+    def run_one(self) -> bool:
+        """Claim one job that may run now and run it; False if none was."""
+        with Session(self.engine) as session:
+            job = queue.claim(session, self.name, self.lease)
+            if job is None:
+                return False
+            session.expunge(job)
+        self._current = job.id
+        handler = self.handlers.get(job.kind)
+        error = None
+        started = time.monotonic()
+        try:
+            if handler is None:
+                raise LookupError(f"no handler for jobs of kind {job.kind!r}")
+            handler(self.engine, self.runtime, job)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            log.warning("job %s (%s %s) failed: %s", job.id, job.kind, job.key, error)
+        finally:
+            self._current = None
+        with Session(self.engine) as session:
+            job = session.merge(job)
+            if error is None:
+                queue.finish(session, job)
+                log.info(
+                    "job %s (%s %s) done in %.3fs",
+                    job.id,
+                    job.kind,
+                    job.key,
+                    time.monotonic() - started,
+                )
+            else:
+                settings = self.runtime.settings
+                queue.fail(
+                    session,
+                    job,
+                    error,
+                    backoff=queue.backoff(
+                        job.attempts,
+                        base=settings.job_backoff_seconds,
+                        cap=settings.job_backoff_max_seconds,
+                    ),
+                )
+        return True
+
+    def run_until_idle(self, limit: int = 10_000) -> int:
+        """Run due jobs in this thread until none is left; returns how many."""
+        ran = 0
+        while ran < limit and self.run_one():
+            ran += 1
+        return ran
+
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Wait until no job is running or due (for tools and tests that
+        must see the outcome of what they just changed)."""
+        deadline = time.monotonic() + timeout
+        while due_or_running(self.engine):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"jobs still running after {timeout}s")
+            time.sleep(0.01)
+
+    def _prune_now_and_then(self) -> None:
+        now = time.monotonic()
+        if now - self._pruned < 600:
+            return
+        self._pruned = now
+        with Session(self.engine) as session:
+            queue.prune(session, utcnow() - self.keep)
+
+
+def due_or_running(engine: Engine) -> int:
+    now = utcnow()
+    with Session(engine) as session:
+        found = session.exec(
+            select(func.count()).where(
+                (col(Job.status) == JobStatus.running)
+                | ((col(Job.status) == JobStatus.queued) & (col(Job.run_after) <= now))
+            )
+        ).one()
+    return int(found)
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_runners(session: Session) -> None:
+    # Not where work happens: only a nudge, so the runner of this process
+    # starts on the jobs just committed instead of at its next poll.
+    if not session.info.pop(queue.ENQUEUED, False):
+        return
+    bind: Any = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    with _runners_lock:
+        runners = [r for r in _runners if r.engine is engine]
+    for runner in runners:
+        runner.wake()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget(session: Session) -> None:
+    session.info.pop(queue.ENQUEUED, None)
