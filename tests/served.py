@@ -126,7 +126,7 @@ def settle_database(database_url: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            if not due_or_running(engine):
+            if not due_or_running(engine, within=1.0):
                 return
         except OperationalError:  # no job table yet: keeper is starting
             return

@@ -12,6 +12,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, exists, or_, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
@@ -22,6 +24,8 @@ from keeper.db.types import utcnow
 #: ``session.info`` flag: this transaction enqueued work (the runner of this
 #: process is woken when it commits).
 ENQUEUED = "keeper.jobs.enqueued"
+#: The rows the unique index ``uq_job_queued_kind_key`` covers.
+_WAITING = col(Job.status) == JobStatus.queued
 
 
 def enqueue(
@@ -59,27 +63,43 @@ def enqueue(
                 .values(payload=payload)
                 .execution_options(synchronize_session=False)
             )
+            session.expire(waiting)
             if taken.rowcount:  # type: ignore[attr-defined]
-                session.expire(waiting)
                 return
             continue
-        try:
-            with session.begin_nested():
-                session.add(
-                    Job(
-                        kind=kind,
-                        key=key,
-                        org_id=org_id,
-                        product_id=product_id,
-                        payload=wanted,
-                        max_attempts=max_attempts,
-                    )
-                )
+        row = Job(
+            kind=kind,
+            key=key,
+            org_id=org_id,
+            product_id=product_id,
+            payload=wanted,
+            max_attempts=max_attempts,
+        )
+        if _insert_unless_waiting(session, row):
             return
-        except IntegrityError:
-            # Another transaction queued the same work first: merge into it.
-            continue
+        # Another transaction queued the same work and committed since we
+        # looked: merge into that one.
     raise RuntimeError(f"could not enqueue {kind} {key}: it kept changing")
+
+
+def _insert_unless_waiting(session: Session, row: Job) -> bool:
+    """Insert ``row``; False when a queued job of its kind and key exists.
+
+    ON CONFLICT rather than a savepoint: concurrent transactions on
+    PostgreSQL wait for each other here instead of one failing, and
+    SQLite's Python driver turns a savepoint outside a transaction into a
+    commit of its own.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    values = row.model_dump(exclude={"id"})
+    done = session.execute(
+        insert(Job)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["kind", "key"], index_where=_WAITING)
+        .returning(col(Job.id))
+    )
+    return done.first() is not None
 
 
 def _merged(payload: dict[str, Any], wanted: dict[str, list[int]]) -> dict[str, Any]:
@@ -146,12 +166,22 @@ def finish(session: Session, job: Job) -> None:
     session.commit()
 
 
-def fail(session: Session, job: Job, error: str, *, backoff: timedelta) -> None:
+def fail(
+    session: Session,
+    job: Job,
+    error: str,
+    *,
+    backoff: timedelta,
+    max_attempts: int | None = None,
+) -> None:
     """Record a failed attempt: queued again after ``backoff``, failed for
-    good once its attempts are spent, or superseded when newer work of the
-    same kind and key already waits (that job does what this one would)."""
+    good once its attempts are spent (``max_attempts``, the runner's
+    setting, or the job's own), or superseded when newer work of the same
+    kind and key already waits (that job does what this one would)."""
     job.error = error[:4000]
     job.lease_until = None
+    if max_attempts is not None:
+        job.max_attempts = max_attempts
     if job.attempts >= job.max_attempts:
         job.status = JobStatus.failed
         job.finished = utcnow()

@@ -93,6 +93,14 @@ class JobRunner:
             )
             session.commit()
 
+    @property
+    def running(self) -> bool:
+        return (
+            self._thread is not None
+            and self._thread.is_alive()
+            and not self._stop.is_set()
+        )
+
     def wake(self) -> None:
         self._wake.set()
 
@@ -147,6 +155,7 @@ class JobRunner:
                     session,
                     job,
                     error,
+                    max_attempts=settings.job_attempts,
                     backoff=queue.backoff(
                         job.attempts,
                         base=settings.job_backoff_seconds,
@@ -162,11 +171,12 @@ class JobRunner:
             ran += 1
         return ran
 
-    def wait_idle(self, timeout: float = 30.0) -> None:
-        """Wait until no job is running or due (for tools and tests that
-        must see the outcome of what they just changed)."""
+    def wait_idle(self, timeout: float = 30.0, *, within: float = 1.0) -> None:
+        """Wait until no job is running or due within ``within`` seconds
+        (for tools and tests that must see the outcome of what they just
+        changed; a job backing off for longer is not waited for)."""
         deadline = time.monotonic() + timeout
-        while due_or_running(self.engine):
+        while due_or_running(self.engine, within=within):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"jobs still running after {timeout}s")
             time.sleep(0.01)
@@ -180,8 +190,9 @@ class JobRunner:
             queue.prune(session, utcnow() - self.keep)
 
 
-def due_or_running(engine: Engine) -> int:
-    now = utcnow()
+def due_or_running(engine: Engine, *, within: float = 0.0) -> int:
+    """Jobs running, or queued to run within ``within`` seconds."""
+    now = utcnow() + timedelta(seconds=within)
     with Session(engine) as session:
         found = session.exec(
             select(func.count()).where(

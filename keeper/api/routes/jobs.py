@@ -13,7 +13,7 @@ from keeper.api.deps import PageDep, SessionDep, link_next
 from keeper.api.routing import api_router
 from keeper.db import Job, JobStatus
 from keeper.domain.limits import MAX_ID
-from keeper.jobs.kinds import KINDS
+from keeper.jobs.kinds import JobKind
 from keeper.services import jobs
 from keeper.services.lookup import get_org
 
@@ -24,8 +24,7 @@ JobId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 class JobPublic(BaseModel):
     id: int
-    #: ``render_pages`` or ``update_edges``.
-    kind: str
+    kind: JobKind
     status: JobStatus
     #: The product it concerns, if one (and it still exists).
     product: str | None
@@ -43,9 +42,10 @@ class JobPublic(BaseModel):
 def _public(job: Job, slugs: dict[int, str]) -> JobPublic:
     return JobPublic(
         product=slugs.get(job.product_id) if job.product_id is not None else None,
-        **job.model_dump(exclude={"product_id", "status"}),
-        # The column holds plain text, as build statuses do.
+        **job.model_dump(exclude={"product_id", "status", "kind"}),
+        # The columns hold plain text, as build statuses do.
         status=JobStatus(job.status),
+        kind=JobKind(job.kind),
     )
 
 
@@ -57,10 +57,8 @@ def list_jobs(
     page: PageDep,
     request: Request,
     response: Response,
-    status: Annotated[list[JobStatus] | None, Query(max_length=5)] = None,
-    kind: Annotated[
-        list[str] | None, Query(max_length=len(KINDS), pattern="^[a-z_]{1,32}$")
-    ] = None,
+    status: Annotated[list[JobStatus] | None, Query(max_length=len(JobStatus))] = None,
+    kind: Annotated[list[JobKind] | None, Query(max_length=len(JobKind))] = None,
     product: Annotated[str | None, Query(max_length=100)] = None,
 ) -> list[JobPublic]:
     """The org's jobs, newest first, optionally only those of the given
