@@ -32,6 +32,7 @@ from keeper.domain.site_domains import api_host
 from keeper.edge.app import EdgeApp
 from keeper.edge.dispatch import HostDispatch
 from keeper.jobs.follow import catch_up
+from keeper.jobs.on_arq import ArqNudge
 from keeper.jobs.runner import JobRunner
 from keeper.pages import budget
 from keeper.services.auth import ensure_bootstrap_token
@@ -63,22 +64,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             engine, app.state.runtime.stores, api_host=api_host(settings.base_url)
         )
         # Generated pages (/v/, switcher files …) and rendered
-        # nginx/Varnish/Fastly edges follow every publish as jobs, which
-        # this runner takes from the database (keeper.jobs).
-        runner = JobRunner(engine, app.state.runtime)
+        # nginx/Varnish/Fastly edges follow every publish as jobs
+        # (keeper.jobs): run here, or with Redis by `keeper worker`s.
+        runner: JobRunner | None = None
+        nudge: ArqNudge | None = None
+        if settings.redis_url:
+            nudge = ArqNudge(engine, settings)
+            await nudge.start()
+        else:
+            runner = JobRunner(engine, app.state.runtime)
         app.state.jobs = runner
         # Products published before this keeper started (by an older
         # version, say) get their pages too.
         with Session(engine) as session:
             catch_up(session)
             session.commit()
-        runner.start()
+        if runner is not None:
+            runner.start()
         yield
         # Shutting down must not wait on work: the runner stops after its
         # current job, and org templates being rendered stop now (a job cut
         # short runs again, here or elsewhere, when its lease ends).
         budget.stop_workers()
-        runner.stop(timeout=_STOP_SECONDS)
+        if runner is not None:
+            runner.stop(timeout=_STOP_SECONDS)
+        if nudge is not None:
+            await nudge.stop()
         engine.dispose()
 
     app = FastAPI(

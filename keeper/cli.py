@@ -300,6 +300,33 @@ def jobs_retry(job_id: int) -> None:
     click.echo(f"job {job_id} queued again")
 
 
+@main.command()
+@click.option(
+    "--burst", is_flag=True, help="Run the jobs due now, then exit (for tests)."
+)
+def worker(burst: bool) -> None:
+    """Run background jobs from Redis (KEEPER_REDIS_URL), beside `keeper
+    serve` processes that then only queue them. SIGTERM stops it after the
+    jobs in hand; a job cut short runs again when its lease ends."""
+    import logging.config
+
+    from arq.logs import default_log_config
+
+    from keeper.jobs.on_arq import worker as arq_worker
+
+    # arq's own lines (what it runs), and keeper's jobs (what each did).
+    config = default_log_config(verbose=False)
+    config["loggers"]["keeper"] = {"handlers": ["arq.standard"], "level": "INFO"}
+    logging.config.dictConfig(config)
+    settings = get_settings()
+    if not settings.redis_url:
+        raise click.ClickException(
+            "set KEEPER_REDIS_URL (redis://HOST:6379/0): without Redis, "
+            "`keeper serve` runs the jobs itself"
+        )
+    arq_worker(settings, burst=burst).run()
+
+
 @jobs.command("run")
 def jobs_run() -> None:
     """Run every job that is due now, here, and exit (for a keeper that is

@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     job_lease_seconds: float = Field(default=300.0, ge=1, le=86400)
     job_poll_seconds: float = Field(default=1.0, ge=0.01, le=60)
     job_keep_days: float = Field(default=7.0, ge=0, le=3650)
+    #: With a Redis URL (``redis://host:6379/0``), jobs run on arq in
+    #: ``keeper worker`` processes and ``keeper serve`` only queues them;
+    #: without one, ``keeper serve`` runs them itself. The queue's name in
+    #: Redis, for several keepers sharing one Redis.
+    redis_url: str | None = None
+    job_queue_name: str = Field(default="keeper:jobs", min_length=1, max_length=200)
 
 
 @lru_cache

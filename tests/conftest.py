@@ -26,6 +26,7 @@ PG_URL = os.environ.get(
     "KEEPER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 BOOTSTRAP = "test-superadmin-token"
+REDIS_URL = os.environ.get("KEEPER_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +39,22 @@ def moto_s3() -> Iterator[S3Endpoint]:
 def rclone_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Endpoint]:
     with rclone_s3_server(tmp_path_factory.mktemp("rclone-s3")) as endpoint:
         yield endpoint
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The machine's Redis (the job queue of `keeper worker`); each test
+    names a queue of its own in it."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        skip_or_fail(f"Redis not reachable at {REDIS_URL}: {exc}")
+    finally:
+        client.close()
+    return REDIS_URL
 
 
 @pytest.fixture(scope="session")

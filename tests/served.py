@@ -66,10 +66,15 @@ class ServedKeeper:
 
 @contextmanager
 def served_keeper(
-    workdir: Path, env: dict[str, str] | None = None, *, port: int | None = None
+    workdir: Path,
+    env: dict[str, str] | None = None,
+    *,
+    port: int | None = None,
+    settle: bool = True,
 ) -> Iterator[ServedKeeper]:
     """Run `keeper serve` until the ``with`` block ends; ``env`` adds to (and
-    overrides) the test process's environment."""
+    overrides) the test process's environment. Its client waits for the
+    jobs each change queued unless ``settle`` is False."""
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     full_env = {
@@ -92,7 +97,11 @@ def served_keeper(
         httpx.Client(
             base_url=url,
             timeout=30,
-            event_hooks={"response": [_settle_after(database_url_of(workdir, env))]},
+            event_hooks={
+                "response": [_settle_after(database_url_of(workdir, env))]
+                if settle
+                else []
+            },
         ) as client,
     ):
         try:

@@ -17,7 +17,7 @@ import time
 import uuid
 import weakref
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import event, update
 from sqlalchemy.engine import Engine
@@ -31,8 +31,28 @@ from keeper.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-_runners: weakref.WeakSet[JobRunner] = weakref.WeakSet()
-_runners_lock = threading.Lock()
+
+class Waker(Protocol):
+    """Told when a commit on ``engine`` queued jobs: a runner of this
+    process, or the nudge that wakes ``keeper worker`` processes."""
+
+    engine: Engine
+
+    def wake(self) -> None: ...
+
+
+_wakers: weakref.WeakSet[Waker] = weakref.WeakSet()
+_wakers_lock = threading.Lock()
+
+
+def listen_for_jobs(waker: Waker) -> None:
+    with _wakers_lock:
+        _wakers.add(waker)
+
+
+def stop_listening(waker: Waker) -> None:
+    with _wakers_lock:
+        _wakers.discard(waker)
 
 
 class JobRunner:
@@ -58,13 +78,13 @@ class JobRunner:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pruned = 0.0
-        self._current: int | None = None
+        #: Jobs being run now (one per thread running :meth:`run_one`).
+        self._current: set[int] = set()
 
     # -- lifecycle -----------------------------------------------------------
 
     def start(self) -> None:
-        with _runners_lock:
-            _runners.add(self)
+        listen_for_jobs(self)
         self._thread = threading.Thread(
             target=self._loop, name="keeper-jobs", daemon=True
         )
@@ -77,18 +97,21 @@ class JobRunner:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=timeout)
-            if self._thread.is_alive() and self._current is not None:
-                self._release(self._current)
-        with _runners_lock:
-            _runners.discard(self)
+            if self._thread.is_alive():
+                self.abandon()
+        stop_listening(self)
 
-    def _release(self, job_id: int) -> None:
-        # End the lease now, so the next runner (this keeper restarted, or
-        # another) takes the job up at once instead of when it runs out.
+    def abandon(self) -> None:
+        """The process is ending with a job still running: end its lease
+        now, so the next runner (this one restarted, or another) takes it
+        up at once instead of when the lease runs out."""
+        running = list(self._current)
+        if not running:
+            return
         with Session(self.engine) as session:
             session.execute(
                 update(Job)
-                .where(col(Job.id) == job_id, col(Job.worker) == self.name)
+                .where(col(Job.id).in_(running), col(Job.worker) == self.name)
                 .values(lease_until=utcnow())
             )
             session.commit()
@@ -125,7 +148,8 @@ class JobRunner:
             if job is None:
                 return False
             session.expunge(job)
-        self._current = job.id
+        assert job.id is not None
+        self._current.add(job.id)
         handler = self.handlers.get(job.kind)
         error = None
         started = time.monotonic()
@@ -137,7 +161,7 @@ class JobRunner:
             error = f"{type(exc).__name__}: {exc}"
             log.warning("job %s (%s %s) failed: %s", job.id, job.kind, job.key, error)
         finally:
-            self._current = None
+            self._current.discard(job.id)
         with Session(self.engine) as session:
             job = session.merge(job)
             if error is None:
@@ -211,10 +235,13 @@ def _wake_runners(session: Session) -> None:
         return
     bind: Any = session.get_bind()
     engine = bind if isinstance(bind, Engine) else bind.engine
-    with _runners_lock:
-        runners = [r for r in _runners if r.engine is engine]
-    for runner in runners:
-        runner.wake()
+    with _wakers_lock:
+        wakers = [w for w in _wakers if w.engine is engine]
+    for waker in wakers:
+        try:
+            waker.wake()
+        except Exception:  # the jobs are committed; the next poll finds them
+            log.exception("waking the job runners failed")
 
 
 @event.listens_for(Session, "after_rollback")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -209,3 +210,37 @@ def test_two_transactions_queueing_the_same_work_make_one_job(engine: Engine) ->
     assert [(j.status, j.payload) for j in jobs(engine)] == [
         (JobStatus.queued, {"products": [1, 2]})
     ]
+
+
+def test_a_runner_that_stops_mid_job_hands_it_on_at_once(
+    database_url: str, tmp_path: Path
+) -> None:
+    """keeper stopping (SIGTERM) with a job still running ends the job's
+    lease, so the next runner need not wait the lease out."""
+    from keeper.config import Settings
+    from keeper.jobs.runner import JobRunner
+    from keeper.services.runtime import Runtime
+
+    started, release = threading.Event(), threading.Event()
+
+    def slow(_engine: Engine, _runtime: Runtime, _job: Job) -> None:
+        started.set()
+        release.wait(30)
+
+    engine = make_engine(database_url)
+    upgrade(engine)
+    runtime = Runtime.from_settings(
+        Settings(database_url=database_url, secret_key_file=tmp_path / "secret")
+    )
+    add(engine)
+    first = JobRunner(engine, runtime, handlers={"k": slow}, name="first")
+    first.start()
+    try:
+        assert started.wait(30)
+        assert claim(engine, "second") is None  # leased to the first
+        first.stop(timeout=0.1)
+        taken = claim(engine, "second")
+        assert taken is not None and taken.attempts == 2
+    finally:
+        release.set()
+        engine.dispose()
