@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from conveyor.content_types import content_type_for
 from conveyor.errors import BadSite
+from keeper.domain.content_types import content_type_for
 
 #: hashlib releases the GIL on large buffers, so threads hash in parallel.
 _HASH_WORKERS = min(8, (os.cpu_count() or 2) * 2)

@@ -20,7 +20,7 @@ import anyio.to_thread
 from sqlalchemy.engine import Engine
 from starlette.types import Receive, Scope, Send
 
-from conveyor.content_types import content_type_for
+from keeper.domain.content_types import content_type_for
 from keeper.domain.limits import MAX_EDGE_HEADER_BYTES, MAX_EDGE_HEADERS_BYTES
 from keeper.edge import rules
 from keeper.edge.cache import EdgeCache, FileMeta, Manifest, Routed, Site

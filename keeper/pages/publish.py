@@ -15,8 +15,8 @@ from collections.abc import Iterable, Mapping
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from conveyor.content_types import content_type_for
 from keeper.db import Organization, Product
+from keeper.domain.content_types import content_type_for
 from keeper.edge.site import meta_prefix
 from keeper.pages.budget import RendererUnavailable
 from keeper.pages.listing import load_listing

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
-from conveyor.content_types import content_type_for
 from keeper.db import Build, BuildFile, BuildStatus, Organization, Product
+from keeper.domain.content_types import content_type_for
 from keeper.edge.site import meta_prefix
 from keeper.services.errors import Forbidden, NotFound
 from keeper.services.runtime import Runtime

@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from conveyor.content_types import content_type_for
+from keeper.domain.content_types import content_type_for
 from keeper.edge.origin import Origin
 from keeper.edge.redirects import REDIRECTS_FILE, Rule, parse_redirects_file
 from keeper.edge.render import RenderContext, target

@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from conveyor.content_types import content_type_for
+from keeper.domain.content_types import content_type_for
 from keeper.domain.limits import MAX_EDGE_TARGET_BYTES
 from keeper.edge import rules
 from keeper.edge.site import SiteView

@@ -28,7 +28,7 @@ from unittest import mock
 
 import pytest
 
-from conveyor.content_types import content_type_for
+from keeper.domain.content_types import content_type_for
 from keeper.edge.rules import GENERATED_PAGES
 from keeper.edge.site import SiteView
 from keeper.storage import ObjectNotFound, ObjectStore, child, store_from_url

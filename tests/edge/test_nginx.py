@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from conveyor.content_types import content_type_for
 from keeper.db import Organization
 from keeper.db.engine import make_engine
+from keeper.domain.content_types import content_type_for
 from keeper.edge.configs import write_files
 from keeper.edge.origin import Origin
 from keeper.edge.pages import platform_not_found

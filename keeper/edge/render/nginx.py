@@ -94,9 +94,9 @@ from typing import Any
 
 from jinja2 import Environment
 
-from conveyor.content_types import BY_EXTENSION as KNOWN_TYPES
-from conveyor.content_types import FALLBACK, content_type_for
 from keeper.db import MAIN_EDITION
+from keeper.domain.content_types import BY_EXTENSION as KNOWN_TYPES
+from keeper.domain.content_types import FALLBACK, content_type_for
 from keeper.edge import redirects, rules
 from keeper.edge.origin import AMZ_HEADERS, Origin, UnsupportedOrigin
 from keeper.edge.redirects import Rule

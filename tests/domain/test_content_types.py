@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conveyor.content_types import content_type_for
+from keeper.domain.content_types import content_type_for
 
 
 @pytest.mark.parametrize(
