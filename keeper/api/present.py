@@ -12,6 +12,7 @@ from keeper.db import (
     EditionHistory,
     Organization,
     Product,
+    PublishStatus,
 )
 from keeper.services.lookup import build_by_id
 
@@ -66,6 +67,10 @@ def edition_public(
         created=edition.created,
         updated=edition.updated,
         published=edition.published,
+        # The column holds plain text, as build statuses do.
+        publish_status=PublishStatus(edition.publish_status),
+        published_at=edition.published_at,
+        publish_error=edition.publish_error,
     )
 
 

@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from keeper.db import EditionKind, Role
+from keeper.db import EditionKind, PublishStatus, Role
 from keeper.domain.json_values import compact_size, deeper_than
 from keeper.domain.limits import (
     MAX_BUILD_BYTES,
@@ -270,7 +270,15 @@ class EditionPublic(BaseModel):
     published_url: str | None
     created: datetime
     updated: datetime
+    #: When it last switched build.
     published: datetime | None
+    #: ``pending`` until its current build is on every page and recorded
+    #: edge of the org, then ``published``; ``failed`` (with
+    #: ``publish_error``) when the job that had to show it gave up.
+    publish_status: PublishStatus
+    #: When its current build reached every page and edge.
+    published_at: datetime | None
+    publish_error: str | None
 
 
 class RollbackRequest(_Strict):

@@ -2,7 +2,13 @@
 
 from keeper.db.build import Build, BuildFile, BuildStatus
 from keeper.db.edge import EdgeConfig
-from keeper.db.edition import MAIN_EDITION, Edition, EditionHistory, EditionKind
+from keeper.db.edition import (
+    MAIN_EDITION,
+    Edition,
+    EditionHistory,
+    EditionKind,
+    PublishStatus,
+)
 from keeper.db.job import Job, JobStatus
 from keeper.db.organization import Organization
 from keeper.db.product import Product
@@ -23,6 +29,7 @@ __all__ = [
     "OrgTemplate",
     "Organization",
     "Product",
+    "PublishStatus",
     "Role",
     "Token",
 ]

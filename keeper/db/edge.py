@@ -31,5 +31,7 @@ class EdgeConfig(SQLModel, table=True):
     settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     #: Why the last update failed, or None when it worked.
     last_error: str | None = None
+    #: Product id → the ``publish_seq`` whose state this edge last applied.
+    applied: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON))
     created: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -10,7 +10,13 @@ from sqlmodel import Field, SQLModel
 from keeper.db.types import UTCDateTime, utcnow
 from keeper.domain.editions import MAIN_EDITION
 
-__all__ = ["MAIN_EDITION", "Edition", "EditionHistory", "EditionKind"]
+__all__ = [
+    "MAIN_EDITION",
+    "Edition",
+    "EditionHistory",
+    "EditionKind",
+    "PublishStatus",
+]
 
 
 class EditionKind(StrEnum):
@@ -20,6 +26,15 @@ class EditionKind(StrEnum):
     minor = "minor"
     draft = "draft"
     alternate = "alternate"
+
+
+class PublishStatus(StrEnum):
+    #: Its current build is not yet on every page and every recorded edge.
+    pending = "pending"
+    #: Every page and every recorded edge of the org shows its current build.
+    published = "published"
+    #: A job that had to show it gave up; ``publish_error`` says why.
+    failed = "failed"
 
 
 class Edition(SQLModel, table=True):
@@ -42,6 +57,15 @@ class Edition(SQLModel, table=True):
     updated: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     #: When the edition last switched build.
     published: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    publish_status: PublishStatus = Field(
+        default=PublishStatus.published, sa_type=String(16)
+    )
+    #: The product's ``publish_seq`` when it last switched: the pages and
+    #: each edge must have applied that state (or a later one).
+    publish_seq: int = 0
+    #: When its last switch reached every page and edge.
+    published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    publish_error: str | None = None
 
 
 class EditionHistory(SQLModel, table=True):

@@ -27,5 +27,7 @@ class Product(SQLModel, table=True):
     #: Bumped by every publish: writing it takes the row lock that
     #: serializes concurrent confirmations of the same product.
     publish_seq: int = Field(default=0)
+    #: The ``publish_seq`` whose state the stored pages show.
+    pages_seq: int = Field(default=0)
     created: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -113,10 +113,12 @@ def render_edge(
     edge.listen = listen
     edge.settings = {**(edge.settings or {}), **settings}
     edge.updated = utcnow()
+    seqs = _publish_seqs(session, org)
     ctx = context(session, runtime, org, edge)
     with _edge_lock(ctx.out_dir):
         write_files(ctx.out_dir, edge_target.render(ctx))
     edge.last_error = None
+    edge.applied = seqs
     session.add(edge)
     session.commit()
     return edge, ctx
@@ -192,6 +194,7 @@ def _refresh_one(
             ).all()
         )
         error = None
+        seqs = _publish_seqs(session, org)
         try:
             ctx = context(session, runtime, org, edge)
             edge_target = target(edge.target)
@@ -203,10 +206,21 @@ def _refresh_one(
             )
             error = f"{edge.target} at {edge.out_dir}: {type(exc).__name__}: {exc}"
         edge.last_error = error
+        if error is None:
+            edge.applied = seqs
         edge.updated = utcnow()
         session.add(edge)
         session.commit()
         return error
+
+
+def _publish_seqs(session: Session, org: Organization) -> dict[str, int]:
+    """Product id → ``publish_seq``, read before the state is rendered: what
+    an edge records as applied is never newer than what it wrote."""
+    rows = session.exec(
+        select(Product.id, Product.publish_seq).where(Product.org_id == org.id)
+    ).all()
+    return {str(pid): seq for pid, seq in rows}
 
 
 @contextmanager

@@ -26,7 +26,7 @@ from sqlmodel import Session, col, func, select
 from keeper.db import Job, JobStatus
 from keeper.db.types import utcnow
 from keeper.jobs import queue
-from keeper.jobs.handlers import HANDLERS, Handler
+from keeper.jobs.handlers import HANDLERS, Handler, gave_up
 from keeper.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -175,6 +175,10 @@ class JobRunner:
                 )
             else:
                 settings = self.runtime.settings
+                if job.attempts >= settings.job_attempts:
+                    # Before the job shows failed: whoever sees it failed
+                    # also sees the editions it leaves unpublished.
+                    gave_up(self.engine, job, error)
                 queue.fail(
                     session,
                     job,

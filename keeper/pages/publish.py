@@ -33,8 +33,9 @@ _locks: dict[int, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
 
-def write_pages(engine: Engine, runtime: Runtime, product_id: int) -> bool:
-    """Render and store one product's pages; False if it no longer exists.
+def write_pages(engine: Engine, runtime: Runtime, product_id: int) -> int | None:
+    """Render and store one product's pages; returns the ``publish_seq``
+    whose state they show, or None if the product no longer exists.
 
     Two processes may write the same product at once, and the one that read
     older state may write last. So after writing, the state is read again;
@@ -43,18 +44,19 @@ def write_pages(engine: Engine, runtime: Runtime, product_id: int) -> bool:
     """
     with _lock_for(product_id):
         written: Mapping[str, bytes] | None = None
+        written_seq = 0
         for _ in range(_ROUNDS):
             found = _render(engine, runtime, product_id)
             if found is None:
-                return False
-            store, prefix, pages = found
+                return None
+            store, prefix, pages, seq = found
             if pages == written:
-                return True
+                return seq
             for name, data in pages.items():
                 _put_if_changed(store, prefix + name, data)
-            written = pages
+            written, written_seq = pages, seq
         log.warning("pages of product %s kept changing while written", product_id)
-        return True
+        return written_seq
 
 
 def write_all_pages(
@@ -78,7 +80,7 @@ def write_all_pages(
             log.info("stopped writing pages after %d product(s)", done)
             break
         try:
-            done += write_pages(engine, runtime, product_id)
+            done += write_pages(engine, runtime, product_id) is not None
         except RendererUnavailable as exc:
             # Keeper is stopping; the next start writes them (see app.py).
             log.warning("the pages of product %s were not written: %s", product_id, exc)
@@ -89,18 +91,19 @@ def write_all_pages(
 
 def _render(
     engine: Engine, runtime: Runtime, product_id: int
-) -> tuple[ObjectStore, str, dict[str, bytes]] | None:
+) -> tuple[ObjectStore, str, dict[str, bytes], int] | None:
     with Session(engine) as session:
         product = session.get(Product, product_id)
         org = session.get(Organization, product.org_id) if product else None
         if product is None or org is None:
             return None
+        seq = product.publish_seq
         listing = load_listing(session, org, product)
         overrides = org_overrides(session, org.id)
         store = runtime.stores.for_org(org)
     # No session is open while the org's templates render (up to their
     # budget): a slow template must not hold a database connection.
-    return store, meta_prefix(product.slug), product_pages(listing, overrides)
+    return store, meta_prefix(product.slug), product_pages(listing, overrides), seq
 
 
 def _put_if_changed(store: ObjectStore, key: str, data: bytes) -> None:

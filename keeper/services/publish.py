@@ -20,6 +20,7 @@ from keeper.db import (
 )
 from keeper.db.types import pk, utcnow
 from keeper.edge.rules import RESERVED_EDITION_SLUGS
+from keeper.jobs.publish_status import mark_pending
 from keeper.services.lookup import build_by_id
 from keeper.tracking import (
     BuildFacts,
@@ -74,7 +75,7 @@ def point_edition(
     previous = build_by_id(session, edition.build_id)
     edition.build_id = build.id if build else None
     edition.published = edition.updated = utcnow()
-    session.add(edition)
+    mark_pending(session, edition)
     session.add(
         EditionHistory(
             edition_id=pk(edition),

@@ -178,3 +178,67 @@ def test_another_orgs_job_is_not_found(k: Keeper) -> None:
     r = k.client.get(f"/api/orgs/b/jobs/{job.id}", headers=k.auth())
     assert r.status_code == 404, r.text
     assert k.client.get("/api/orgs/b/jobs", headers=k.auth()).json() == []
+
+
+def edition(k: Keeper, slug: str = "__main") -> dict[str, object]:
+    r = k.client.get(f"{BASE}/editions/{slug}")
+    assert r.status_code == 200, r.text
+    found: dict[str, object] = r.json()
+    return found
+
+
+def test_an_edition_is_published_once_its_pages_and_edges_show_it(
+    k: Keeper, tmp_path: Path
+) -> None:
+    record_edge(k, tmp_path / "nginx")
+    runner(k).stop()  # to see the edition before the jobs run
+    files = site("one")
+    build = register(k.client, BASE, k.auth(), files)
+    upload(k.client, build, files)
+    r = k.client.patch(
+        f"{BASE}/builds/{build['id']}", headers=k.auth(), json={"status": "uploaded"}
+    )
+    assert r.status_code == 200, r.text
+    main = edition(k)
+    assert (main["build_id"], main["publish_status"]) == (build["id"], "pending")
+    assert main["published_at"] is None
+
+    # The pages alone are not enough while the org has an edge.
+    assert runner(k).run_one()  # the oldest due job: the pages
+    assert [j.status for j in all_jobs(k) if j.kind == RENDER_PAGES][-1] == "done"
+    assert edition(k)["publish_status"] == "pending"
+    runner(k).run_until_idle()
+    main = edition(k)
+    assert main["publish_status"] == "published", main
+    assert main["published_at"] is not None and main["publish_error"] is None
+
+
+def test_an_edition_whose_edge_gives_up_is_failed_until_a_retry_works(
+    k: Keeper, tmp_path: Path
+) -> None:
+    out = tmp_path / "nginx"
+    record_edge(k, out)
+    shutil.rmtree(out)
+    out.write_text("not a folder")
+    publish(k.client, BASE, k.auth(), site("one"))
+    main = edition(k)
+    assert main["publish_status"] == "failed"
+    assert "update_edges" in str(main["publish_error"])
+    assert str(out) in str(main["publish_error"])
+
+    out.unlink()
+    (job,) = [j for j in all_jobs(k) if j.kind == UPDATE_EDGES]
+    r = k.client.post(f"{JOBS}/{job.id}/retry", headers=k.auth())
+    assert r.status_code == 200, r.text
+    main = edition(k)
+    assert (main["publish_status"], main["publish_error"]) == ("published", None)
+
+
+def test_an_org_without_edges_is_published_by_its_pages(k: Keeper) -> None:
+    publish(k.client, BASE, k.auth(), site("one"))
+    assert edition(k)["publish_status"] == "published"
+    # A title is no new build: the status stays.
+    r = k.client.patch(
+        f"{BASE}/editions/__main", headers=k.auth(), json={"title": "Newest"}
+    )
+    assert r.status_code == 200 and r.json()["publish_status"] == "published"
