@@ -21,6 +21,10 @@ _TERMINAL = frozenset({"complete", "failed"})
 class PublishedEdition:
     slug: str
     url: str | None
+    #: ``pending``, ``published`` or ``failed`` (a keeper that does not say
+    #: publishes within the request: ``published``).
+    status: str = "published"
+    error: str | None = None
 
 
 @dataclass
@@ -111,6 +115,7 @@ def upload_site(
 
     events.confirming()
     build = client.patch(build_path, {"status": "uploaded"})
+    deadline = time.monotonic() + wait_seconds
     if wait:
         build = _wait(client, build_path, build, wait_seconds)
     if build["status"] == "failed":
@@ -128,6 +133,10 @@ def upload_site(
     )
     if build["status"] == "complete":
         result.editions = editions_showing(client, org, product, build["id"])
+        if wait:
+            result.editions = _wait_published(
+                client, org, product, build["id"], result.editions, deadline
+            )
     result.seconds = time.monotonic() - started
     return result
 
@@ -137,7 +146,12 @@ def editions_showing(
 ) -> list[PublishedEdition]:
     """Every edition now pointing at ``build_id``, the default one first."""
     found = [
-        PublishedEdition(e["slug"], e.get("published_url"))
+        PublishedEdition(
+            e["slug"],
+            e.get("published_url"),
+            e.get("publish_status", "published"),
+            e.get("publish_error"),
+        )
         for e in client.list_all(
             f"{client.product_path(org, product)}/editions", limit=100
         )
@@ -161,6 +175,39 @@ def _wait(
         delay = min(delay * 2, 5.0)
         build = client.get(path)
     return build
+
+
+def _wait_published(
+    client: KeeperClient,
+    org: str,
+    product: str,
+    build_id: str,
+    editions: list[PublishedEdition],
+    deadline: float,
+) -> list[PublishedEdition]:
+    """Wait until every edition showing the build is published on keeper's
+    pages and every edge of the org; raise if one failed or time ran out."""
+    delay = 0.1
+    while True:
+        failed = [e for e in editions if e.status == "failed"]
+        if failed:
+            raise UploadFailed(
+                "; ".join(
+                    f"edition {e.slug} was not published: {e.error}" for e in failed
+                )
+            )
+        pending = [e.slug for e in editions if e.status != "published"]
+        if not pending:
+            return editions
+        if time.monotonic() > deadline:
+            raise UploadFailed(
+                f"edition(s) {', '.join(pending)} were still being published when "
+                "the wait ended; see `keeper jobs list` or GET /api/orgs/"
+                f"{org}/jobs, or raise --timeout"
+            )
+        time.sleep(delay)
+        delay = min(delay * 2, 2.0)
+        editions = editions_showing(client, org, product, build_id)
 
 
 def _human(size: float) -> str:

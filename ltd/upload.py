@@ -13,7 +13,7 @@ from conveyor.client import KeeperClient
 from conveyor.errors import ConveyorError
 from conveyor.scan import scan_site
 from conveyor.transfer import DEFAULT_CONCURRENCY
-from conveyor.upload import UploadResult, upload_site
+from conveyor.upload import DEFAULT_WAIT_SECONDS, UploadResult, upload_site
 from ltd.errors import reports_errors
 from ltd.progress import interactive, upload_events
 
@@ -44,7 +44,15 @@ from ltd.progress import interactive, upload_events
     "--wait/--no-wait",
     default=True,
     show_default=True,
-    help="Wait until keeper has verified and published the build.",
+    help="Wait until keeper has verified the build and its editions are "
+    "published on every page and edge (exit non-zero if that fails).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=DEFAULT_WAIT_SECONDS,
+    show_default=True,
+    help="Seconds --wait waits in all.",
 )
 @click.option(
     "--concurrency",
@@ -80,6 +88,7 @@ def upload(
     host: str | None,
     token: str | None,
     wait: bool,
+    timeout: float,
     concurrency: int,
     skip: bool,
     progress: bool | None,
@@ -129,6 +138,7 @@ def upload(
             ci=ci.annotations() if ci else {},
             concurrency=concurrency,
             wait=wait,
+            wait_seconds=timeout,
             events=events,
         )
     _report(result, wait)
@@ -138,7 +148,8 @@ def upload(
 
 def _report(result: UploadResult, waited: bool) -> None:
     for edition in result.editions:
-        click.echo(f"{edition.slug}: {edition.url or '(no public URL)'}")
+        note = "" if edition.status == "published" else f" ({edition.status})"
+        click.echo(f"{edition.slug}: {edition.url or '(no public URL)'}{note}")
     if not result.editions:
         status = result.build["status"]
         if status == "complete":
