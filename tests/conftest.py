@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 
 from keeper.app import create_app
 from keeper.config import Settings
+from keeper.db.engine import make_engine
+from keeper.db.migrate import upgrade
 from tests.servers import S3Endpoint, moto_s3_server, rclone_s3_server, skip_or_fail
 from tests.settled import SettledClient
 
@@ -106,6 +108,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     url: str = request.getfixturevalue("pg_database")
     _truncate_all(url)
     return url
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """An engine on a migrated database (SQLite, then PostgreSQL)."""
+    engine = make_engine(database_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
 
 
 @dataclass

@@ -4,11 +4,9 @@ change or not at all, coalesced, claimed once, retried, left failed."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -20,14 +18,6 @@ from keeper.jobs import queue
 
 LEASE = timedelta(seconds=60)
 NOW = timedelta(0)
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def jobs(engine: Engine) -> list[Job]:

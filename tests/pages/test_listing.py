@@ -3,7 +3,6 @@ releases by version, drafts by date; builds newest first; source links."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,8 +19,6 @@ from keeper.db import (
     Organization,
     Product,
 )
-from keeper.db.engine import make_engine
-from keeper.db.migrate import upgrade
 from keeper.db.types import pk
 from keeper.pages import listing
 from keeper.pages.listing import EditionEntry, load_listing, order_editions, source_url
@@ -121,14 +118,6 @@ def test_no_editions_no_entries() -> None:
 
 
 # -- load_listing over a real database ----------------------------------------
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 class World:
