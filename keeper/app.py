@@ -16,6 +16,7 @@ from keeper.api.routes import (
     builds,
     compat,
     edge_origin,
+    edges,
     editions,
     jobs,
     orgs,
@@ -104,7 +105,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Readers' requests for a product's host never reach the API's routes.
     app.add_middleware(HostDispatch, state=app.state)
     api = api_router(prefix="/api")
-    for module in (orgs, templates, products, editions, builds, tokens, jobs, uploads):
+    for module in (
+        orgs,
+        templates,
+        products,
+        editions,
+        builds,
+        tokens,
+        jobs,
+        edges,
+        uploads,
+    ):
         api.include_router(module.router)
     app.include_router(api)
     # Released ltd-conveyor clients look for LTD Keeper 1.x at the root.

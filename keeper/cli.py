@@ -149,14 +149,7 @@ def edge_render(
 ) -> None:
     """Write an edge configuration; every later publish keeps it current."""
     settings = get_settings()
-    pairs = {}
-    for option in options:
-        key, sep, value = option.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(
-                f"expected KEY=VALUE, not {option!r}", param_hint="--option"
-            )
-        pairs[key] = value
+    pairs = _options(options)
     with database() as (_, session):
         try:
             org = get_org(session, org_slug)
@@ -175,6 +168,99 @@ def edge_render(
         f"wrote the {target_name} configuration for {org_slug!r} to {ctx.out_dir}"
     )
     click.echo(f"start it with: {target(target_name).command(ctx)}")
+
+
+def _options(options: tuple[str, ...]) -> dict[str, str]:
+    pairs = {}
+    for option in options:
+        key, sep, value = option.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(
+                f"expected KEY=VALUE, not {option!r}", param_hint="--option"
+            )
+        pairs[key] = value
+    return pairs
+
+
+@edge.command("agent")
+@click.option(
+    "--keeper", "keeper_url", required=True, envvar="KEEPER_URL", help="Keeper's URL."
+)
+@click.option(
+    "--token",
+    required=True,
+    envvar="KEEPER_EDGE_TOKEN",
+    help="An edge token of the org (role edge).",
+)
+@click.option(
+    "--org",
+    "org_slug",
+    required=True,
+    envvar="KEEPER_EDGE_ORG",
+    help="The edge's organization.",
+)
+@click.option(
+    "--edge",
+    "edge_id",
+    required=True,
+    type=click.IntRange(min=1),
+    help="The edge's id (from POST /api/orgs/ORG/edges).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The folder the server reads; checked against the edge's.",
+)
+@click.option(
+    "--option",
+    "options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="This host's options (nginx=PATH, varnish_name=NAME), repeatable.",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.1),
+    default=2.0,
+    show_default=True,
+    help="Seconds between two looks at keeper.",
+)
+@click.option("--once", is_flag=True, help="Apply the configuration once and exit.")
+def edge_agent(
+    keeper_url: str,
+    token: str,
+    org_slug: str,
+    edge_id: int,
+    out: Path | None,
+    options: tuple[str, ...],
+    interval: float,
+    once: bool,
+) -> None:
+    """Keep the nginx or Varnish beside this agent on the configuration
+    keeper renders for edge ID, and tell keeper what it applied."""
+    import logging
+
+    from keeper.edge.agent import Agent, AgentError
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    agent = Agent(
+        keeper=keeper_url,
+        token=token,
+        org=org_slug,
+        edge_id=edge_id,
+        out_dir=out,
+        options=_options(options),
+        interval=interval,
+    )
+    try:
+        if once:
+            agent.sync()
+        else:
+            agent.run()
+    except AgentError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except KeyboardInterrupt:
+        pass
 
 
 @edge.command("list")

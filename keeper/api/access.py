@@ -203,6 +203,8 @@ Reader = Annotated[Principal, Depends(TokenRole(Role.reader))]
 Uploader = Annotated[Principal, Depends(TokenRole(Role.uploader))]
 Admin = Annotated[Principal, Depends(TokenRole(Role.admin))]
 Superadmin = Annotated[Principal, Depends(TokenRole(Role.superadmin))]
+#: ``keeper edge agent`` (an edge token), or the org's admins.
+EdgeAgent = Annotated[Principal, Depends(TokenRole(Role.edge))]
 CompatUploader = Annotated[Caller, Depends(CompatRole(Role.uploader))]
 CompatToken = Annotated[Caller, Depends(CompatRole(None))]
 

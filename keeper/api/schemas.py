@@ -97,7 +97,7 @@ TrackingParams = Annotated[dict[str, Any], _bounded_json(MAX_TRACKING_PARAMS_BYT
 SettingsJson = Annotated[dict[str, Any], _bounded_json(MAX_SETTINGS_BYTES)]
 
 
-class _Strict(BaseModel):
+class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -118,7 +118,7 @@ def _not_null_unless_nullable(schema: dict[str, Any], model: type) -> None:
             prop["anyOf"] = kinds
 
 
-class _Patch(_Strict):
+class _Patch(Strict):
     """A partial update: omitted fields stay; ``null`` only where allowed."""
 
     model_config = ConfigDict(
@@ -135,7 +135,7 @@ class _Patch(_Strict):
         return self
 
 
-class OrgCreate(_Strict):
+class OrgCreate(Strict):
     slug: Slug
     title: str = Field(min_length=1, max_length=200)
     base_domain: BaseDomain = ""
@@ -209,7 +209,7 @@ class RedirectRule(BaseModel):
 Redirects = Annotated[list[RedirectRule], Field(max_length=MAX_RULES)]
 
 
-class ProductCreate(_Strict):
+class ProductCreate(Strict):
     slug: Slug
     title: str = Field(min_length=1, max_length=200)
     source_repo_url: str | None = Field(default=None, max_length=1000)
@@ -235,7 +235,7 @@ class ProductPublic(BaseModel):
     updated: datetime
 
 
-class EditionCreate(_Strict):
+class EditionCreate(Strict):
     slug: EditionSlug
     title: str | None = Field(default=None, max_length=200)
     kind: EditionKind = EditionKind.draft
@@ -281,7 +281,7 @@ class EditionPublic(BaseModel):
     publish_error: str | None
 
 
-class RollbackRequest(_Strict):
+class RollbackRequest(Strict):
     build: str = Field(max_length=32)
 
 
@@ -305,7 +305,7 @@ def _site_path(path: str) -> str:
 SitePath = Annotated[str, AfterValidator(_site_path)]
 
 
-class ManifestFile(_Strict):
+class ManifestFile(Strict):
     path: SitePath
     size: int = Field(ge=0, le=MAX_FILE_BYTES)
     sha256: Sha256
@@ -342,7 +342,7 @@ GitRef = Annotated[
 ]
 
 
-class BuildCreate(_Strict):
+class BuildCreate(Strict):
     git_ref: GitRef
     git_refs: list[GitRef] | None = Field(
         default=None, min_length=1, max_length=MAX_GIT_REFS
@@ -359,7 +359,7 @@ class BuildCreate(_Strict):
     ci: CiAnnotations = Field(default_factory=dict)
 
 
-class BuildUpdate(_Strict):
+class BuildUpdate(Strict):
     status: Literal["uploaded"]
 
 
@@ -393,7 +393,7 @@ class BuildCreated(BuildPublic):
     resumed: bool = False
 
 
-class UploadRenewal(_Strict):
+class UploadRenewal(Strict):
     paths: list[SitePath] = Field(min_length=1, max_length=MAX_MANIFEST_FILES)
 
 
@@ -401,13 +401,13 @@ class BuildConfirmed(BuildPublic):
     editions: list[str]
 
 
-class TokenCreate(_Strict):
+class TokenCreate(Strict):
     role: Role
     name: str = Field(default="", max_length=200)
     expires: AwareDatetime | None = None
 
 
-class TemplateSource(_Strict):
+class TemplateSource(Strict):
     source: str = Field(min_length=1)
 
 

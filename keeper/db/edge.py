@@ -31,6 +31,10 @@ class EdgeConfig(SQLModel, table=True):
     settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     #: Why the last update failed, or None when it worked.
     last_error: str | None = None
+    #: Run by ``keeper edge agent`` on another host, which fetches the files
+    #: from keeper and reports back; keeper never writes ``out_dir`` (the
+    #: agent's folder, on its host).
+    agent: bool = False
     #: Product id → the ``publish_seq`` whose state this edge last applied.
     applied: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON))
     created: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -14,10 +14,23 @@ class Role(StrEnum):
     uploader = "uploader"
     admin = "admin"
     superadmin = "superadmin"
+    #: ``keeper edge agent``: reads its org's edge configurations and
+    #: reports what it applied; nothing else (not even a reader's rights).
+    edge = "edge"
 
-    @property
-    def rank(self) -> int:
-        return list(Role).index(self)
+    def grants(self, needed: Role) -> bool:
+        """Whether a token of this role may do what ``needed`` may."""
+        if self is Role.superadmin:
+            return True
+        if needed is Role.edge:
+            return self in (Role.edge, Role.admin)
+        if self is Role.edge:
+            return False
+        return _RANKS.index(self) >= _RANKS.index(needed)
+
+
+#: The roles in order, each with the rights of those before it.
+_RANKS = [Role.reader, Role.uploader, Role.admin, Role.superadmin]
 
 
 class Token(SQLModel, table=True):

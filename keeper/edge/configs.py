@@ -113,7 +113,7 @@ def render_edge(
     edge.listen = listen
     edge.settings = {**(edge.settings or {}), **settings}
     edge.updated = utcnow()
-    seqs = _publish_seqs(session, org)
+    seqs = publish_seqs(session, org)
     ctx = context(session, runtime, org, edge)
     with _edge_lock(ctx.out_dir):
         write_files(ctx.out_dir, edge_target.render(ctx))
@@ -160,8 +160,11 @@ def refresh_edges(
     it never fails the publish that triggered it.
     """
     with Session(engine) as session:
+        # An agent's edge fetches its files itself (keeper edge agent).
         edges = session.exec(
-            select(EdgeConfig.id).where(EdgeConfig.org_id == org_id)
+            select(EdgeConfig.id).where(
+                EdgeConfig.org_id == org_id, col(EdgeConfig.agent).is_(False)
+            )
         ).all()
     errors = []
     for edge_id in edges:
@@ -194,7 +197,7 @@ def _refresh_one(
             ).all()
         )
         error = None
-        seqs = _publish_seqs(session, org)
+        seqs = publish_seqs(session, org)
         try:
             ctx = context(session, runtime, org, edge)
             edge_target = target(edge.target)
@@ -214,7 +217,7 @@ def _refresh_one(
         return error
 
 
-def _publish_seqs(session: Session, org: Organization) -> dict[str, int]:
+def publish_seqs(session: Session, org: Organization) -> dict[str, int]:
     """Product id → ``publish_seq``, read before the state is rendered: what
     an edge records as applied is never newer than what it wrote."""
     rows = session.exec(

@@ -8,7 +8,7 @@ add jobs to the caller's transaction.
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from keeper.db import EdgeConfig, Product
 from keeper.db.types import pk
@@ -32,9 +32,12 @@ def org_changed(session: Session, org_id: int) -> None:
 
 def _edges(session: Session, org_id: int, products: list[int]) -> None:
     # An org without a rendered edge is served by the built-in edge, which
-    # reads the database itself: nothing to update.
+    # reads the database itself, and an agent fetches its edge's files
+    # itself: nothing to update.
     has_edges = session.exec(
-        select(EdgeConfig.id).where(EdgeConfig.org_id == org_id)
+        select(EdgeConfig.id).where(
+            EdgeConfig.org_id == org_id, col(EdgeConfig.agent).is_(False)
+        )
     ).first()
     if has_edges is not None:
         enqueue(

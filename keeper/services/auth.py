@@ -162,7 +162,7 @@ def authorize(
         return principal
     if org is None or principal.org_id != org.id:
         raise Forbidden("the token does not belong to this organization")
-    if principal.role.rank < needed.rank:
+    if not principal.role.grants(needed):
         raise Forbidden(
             f"the token's role {principal.role.value!r} cannot do this; "
             f"{needed.value!r} is needed"

@@ -43,6 +43,9 @@ from tests.settled import SettledClient
 OTHER = "other"
 ROLES = ("reader", "uploader", "admin")
 RANK = {role: i for i, role in enumerate(ROLES)}
+#: Tokens of these roles are made in both orgs (``edge`` stands aside from
+#: the ranks: an agent's token).
+TOKEN_ROLES = (*ROLES, "edge")
 
 
 @dataclass(frozen=True)
@@ -60,8 +63,8 @@ CALLERS = [
     Caller("invalid token", token="ltd_never-issued"),
     Caller("revoked admin of the org"),
     Caller("expired admin of the org"),
-    *(Caller(f"{role} of the org", role) for role in ROLES),
-    *(Caller(f"{role} of another org", role, own=False) for role in ROLES),
+    *(Caller(f"{role} of the org", role) for role in TOKEN_ROLES),
+    *(Caller(f"{role} of another org", role, own=False) for role in TOKEN_ROLES),
     Caller("superadmin", "superadmin"),
 ]
 
@@ -77,6 +80,7 @@ PARAMS = {
     "key": "nope/index.html",
     "token_id": "999999",
     "job_id": "999999",
+    "edge_id": "999999",
 }
 
 
@@ -137,9 +141,12 @@ def expected(operation: Operation, caller: Caller) -> int | None:
         return 403
     if rule == "ltd-keeper-1" and role is None:
         return None  # GET /token: any valid token opens a session
+    if rule == "org-role" and role == "edge":
+        # An edge agent's routes: its org's edge tokens and admins.
+        return None if caller.own and caller.role in ("edge", "admin") else 403
     if rule in ("org-role", "ltd-keeper-1") and role in RANK:
-        if not caller.own:
-            return 403
+        if not caller.own or caller.role == "edge":
+            return 403  # an edge token has no other right, not even a reader's
         assert caller.role is not None
         return None if RANK[caller.role] >= RANK[role] else 403
     pytest.fail(f"{operation.id}: the matrix has no expectation for rule {rule!r}")
@@ -157,7 +164,7 @@ def world(database_url: str, tmp_path: Path) -> Iterator[tuple[Keeper, dict[str,
         create_org(keeper, OTHER)
         create_product(keeper, ORG, "docs")
         tokens = {"superadmin": keeper.auth()["Authorization"].split()[1]}
-        for role in ROLES:
+        for role in TOKEN_ROLES:
             tokens[f"{role} of the org"] = create_token(keeper, ORG, role)
             tokens[f"{role} of another org"] = create_token(keeper, OTHER, role)
         for ended in ("revoked", "expired"):

@@ -18,9 +18,9 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from keeper.db import Token
+from keeper.db import Job, JobStatus, Organization, Token
 from tests.conftest import BOOTSTRAP, Keeper
 from tests.publishing import confirm, manifest_of, upload
 
@@ -163,6 +163,10 @@ def visible_state(keeper: Keeper) -> dict[str, Json]:
         state[f"{org_url}/tokens"] = [
             {k: v for k, v in t.items() if k != "last_used"} for t in tokens
         ]
+        for listing in ("jobs", "edges"):
+            state[f"{org_url}/{listing}"] = ok(
+                keeper.client.get(f"{org_url}/{listing}", headers=keeper.auth())
+            )
         for product in list_all(keeper, f"{org_url}/products"):
             product_url = f"{org_url}/products/{product['slug']}"
             state[product_url] = product
@@ -281,6 +285,42 @@ def _revoke_a_token(w: World) -> Call:
     return Call("DELETE", f"/api/orgs/{ORG}/tokens/{ok(response, 201)['id']}")
 
 
+def _retry_a_failed_job(w: World) -> Call:
+    """A job that gave up (rendering a product that is gone since)."""
+    engine = w.keeper.client.app.state.engine  # type: ignore[attr-defined]
+    with Session(engine) as session:
+        org = session.exec(select(Organization).where(Organization.slug == ORG)).one()
+        job = Job(
+            kind="render_pages",
+            key="product:999999",
+            org_id=org.id,
+            product_id=999999,
+            status=JobStatus.failed,
+            attempts=8,
+            error="the store was away",
+        )
+        session.add(job)
+        session.commit()
+        return Call("POST", f"/api/orgs/{ORG}/jobs/{job.id}/retry")
+
+
+AGENT_EDGE = {"target": "nginx", "listen": "127.0.0.1:8080", "out": "/srv/edge"}
+
+
+def _report_an_agents_edge(w: World) -> Call:
+    edge = ok(
+        w.keeper.client.post(
+            f"/api/orgs/{ORG}/edges", json=AGENT_EDGE, headers=w.keeper.auth()
+        ),
+        201,
+    )
+    return Call(
+        "POST",
+        f"/api/orgs/{ORG}/edges/{edge['id']}/status",
+        {"version": "v1", "error": "nginx -t failed"},
+    )
+
+
 def _reset_overridden_template(w: World) -> Call:
     url = f"/api/orgs/{ORG}/templates/404.html"
     ok(
@@ -393,6 +433,22 @@ WRITE_ROUTES = [
     WriteRoute(
         "DELETE /api/orgs/{org}/tokens/{token_id}",
         _revoke_a_token,
+        (401, 401, 403, 403, 204, 403, 204),
+    ),
+    WriteRoute(
+        "POST /api/orgs/{org}/jobs/{job_id}/retry",
+        _retry_a_failed_job,
+        (401, 401, 403, 403, 200, 403, 200),
+    ),
+    WriteRoute(
+        "POST /api/orgs/{org}/edges",
+        lambda w: Call("POST", f"/api/orgs/{ORG}/edges", AGENT_EDGE),
+        (401, 401, 403, 403, 201, 403, 201),
+    ),
+    # An agent's report: its edge token (tests/edge/test_agent.py) or an admin.
+    WriteRoute(
+        "POST /api/orgs/{org}/edges/{edge_id}/status",
+        _report_an_agents_edge,
         (401, 401, 403, 403, 204, 403, 204),
     ),
 ]
@@ -563,8 +619,16 @@ READ_ROUTES = [
 ]
 
 
-#: Reads that show what only an org's admins may see (tests/api/test_tokens.py).
-ADMIN_READS = ["/api/orgs/{org}/tokens"]
+#: Reads that need a token: what only an org's admins may see (tokens, edges),
+#: publishing's jobs (readers), an agent's configuration (edge tokens). The
+#: authorization matrix checks who gets each.
+ADMIN_READS = [
+    "/api/orgs/{org}/tokens",
+    "/api/orgs/{org}/jobs",
+    "/api/orgs/{org}/jobs/{job_id}",
+    "/api/orgs/{org}/edges",
+    "/api/orgs/{org}/edges/{edge_id}/config",
+]
 
 
 def test_the_read_table_covers_every_read_route_of_the_app(keeper: Keeper) -> None:

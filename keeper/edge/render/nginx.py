@@ -87,6 +87,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -668,6 +669,7 @@ class NginxTarget:
                 f"nginx refused the configuration in {out / MAIN_FILE}, so the "
                 f"running nginx keeps the previous one: {check.stderr.strip()}"
             )
+        old = _workers(pid)
         try:
             # SIGHUP is `nginx -s reload`: new workers start on the new
             # files, old ones finish their requests.
@@ -676,6 +678,39 @@ class NginxTarget:
             return  # it stopped meanwhile; it reads the files when it starts
         except PermissionError as exc:
             raise NginxError(f"cannot tell nginx (pid {pid}) to reload: {exc}") from exc
+        _wait_for_reload(pid, old)
+
+
+#: How long a reload may take before activate returns anyway.
+RELOAD_SECONDS = 10.0
+
+
+def _workers(master: int) -> set[int]:
+    """The pids of the processes ``master`` started (Linux's /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # "pid (comm) state ppid …": comm may hold spaces, so split
+            # after its closing parenthesis.
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if len(fields) > 1 and fields[1] == str(master):
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _wait_for_reload(master: int, old: set[int]) -> None:
+    """Return once the workers that ran the old files are gone, so that a
+    request sent after the reload is answered by the new ones (reload is
+    asynchronous: the caller reports the new state as applied)."""
+    if not Path("/proc").is_dir() or not old:
+        return
+    deadline = time.monotonic() + RELOAD_SECONDS
+    while time.monotonic() < deadline:
+        if not old & _workers(master):
+            return
+        time.sleep(0.02)
 
 
 def running_pid(out_dir: Path) -> int | None:

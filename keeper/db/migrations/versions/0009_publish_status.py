@@ -1,4 +1,5 @@
-"""publish status: editions know when their build reached every page and edge
+"""publish status: editions know when their build reached every page and
+edge; edges run by an agent on another host
 
 Existing editions count as published: the pages and edges of a keeper that
 ran before this were written in the request that changed them.
@@ -48,10 +49,14 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("edge_config", schema=None) as batch_op:
         batch_op.add_column(sa.Column("applied", sa.JSON(), nullable=True))
+        batch_op.add_column(
+            sa.Column("agent", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("edge_config", schema=None) as batch_op:
+        batch_op.drop_column("agent")
         batch_op.drop_column("applied")
     with op.batch_alter_table("product", schema=None) as batch_op:
         batch_op.drop_column("pages_seq")
