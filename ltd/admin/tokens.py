@@ -44,10 +44,11 @@ def list_(api: Api, org: str) -> None:
 @org_option
 @click.option(
     "--role",
-    type=click.Choice(["reader", "uploader", "admin"]),
+    type=click.Choice(["reader", "uploader", "admin", "edge"]),
     default="uploader",
     show_default=True,
-    help="uploader for CI jobs that publish; admin to manage the org.",
+    help="uploader for CI jobs that publish; admin to manage the org; edge "
+    "for a `keeper edge agent`.",
 )
 @click.option("--name", default="", help="Who or what holds it, e.g. github-ci.")
 @click.option(
