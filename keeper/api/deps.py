@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Query, Request, Response
+from fastapi import Depends, Path, Query, Request, Response
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -52,6 +52,10 @@ def get_page(
 
 
 PageDep = Annotated[Page, Depends(get_page)]
+
+#: A row's id in a path (a token's, a job's, an edge's): ids are PostgreSQL
+#: int4, so a larger number is a 422, never a 500.
+RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def link_next(request: Request, response: Response, result: PageResult[object]) -> None:

@@ -6,22 +6,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Header, Path, Request, Response, status
+from fastapi import Header, Request, Response, status
 from pydantic import BaseModel, Field
 
 from keeper.api.access import Admin, EdgeAgent
-from keeper.api.deps import RuntimeDep, SessionDep
+from keeper.api.deps import RowId, RuntimeDep, SessionDep
 from keeper.api.routing import api_router
 from keeper.api.schemas import SettingsJson, Strict
 from keeper.db import EdgeConfig
-from keeper.domain.limits import MAX_ID
 from keeper.jobs.publish_status import settle
 from keeper.services import edges
 from keeper.services.lookup import get_org
 
 router = api_router(prefix="/orgs/{org}/edges", tags=["edges"])
-
-EdgeId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 class EdgePublic(BaseModel):
@@ -114,7 +111,7 @@ def create_edge(
 )
 def get_edge_config(
     org: str,
-    edge_id: EdgeId,
+    edge_id: RowId,
     session: SessionDep,
     runtime: RuntimeDep,
     _: EdgeAgent,
@@ -145,7 +142,7 @@ def get_edge_config(
 @router.post("/{edge_id}/status", status_code=status.HTTP_204_NO_CONTENT)
 def report_edge_status(
     org: str,
-    edge_id: EdgeId,
+    edge_id: RowId,
     body: AgentReport,
     session: SessionDep,
     request: Request,

@@ -5,21 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Path, Query, Request, Response
+from fastapi import Query, Request, Response
 from pydantic import BaseModel
 
 from keeper.api.access import Admin, Reader
-from keeper.api.deps import PageDep, SessionDep, link_next
+from keeper.api.deps import PageDep, RowId, SessionDep, link_next
 from keeper.api.routing import api_router
 from keeper.db import Job, JobStatus
-from keeper.domain.limits import MAX_ID
 from keeper.jobs.kinds import JobKind
 from keeper.services import jobs
 from keeper.services.lookup import get_org
 
 router = api_router(prefix="/orgs/{org}/jobs", tags=["jobs"])
-
-JobId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 class JobPublic(BaseModel):
@@ -73,13 +70,13 @@ def list_jobs(
 
 
 @router.get("/{job_id}")
-def get_job(org: str, job_id: JobId, session: SessionDep, _: Reader) -> JobPublic:
+def get_job(org: str, job_id: RowId, session: SessionDep, _: Reader) -> JobPublic:
     job = jobs.get_job(session, get_org(session, org), job_id)
     return _public(job, jobs.product_slugs(session, [job]))
 
 
 @router.post("/{job_id}/retry")
-def retry_job(org: str, job_id: JobId, session: SessionDep, _: Admin) -> JobPublic:
+def retry_job(org: str, job_id: RowId, session: SessionDep, _: Admin) -> JobPublic:
     """Run a failed job again from its first attempt (409 unless failed or
     superseded, or when the same work already waits)."""
     job = jobs.retry_job(session, jobs.get_job(session, get_org(session, org), job_id))

@@ -1,17 +1,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import Path, Request, Response, status
+from fastapi import Request, Response, status
 from pydantic import BaseModel
 
 from keeper.api.access import Admin
-from keeper.api.deps import PageDep, SessionDep, link_next
+from keeper.api.deps import PageDep, RowId, SessionDep, link_next
 from keeper.api.routing import api_router
 from keeper.api.schemas import TokenCreate
 from keeper.db import Role, Token
-from keeper.domain.limits import MAX_ID
 from keeper.services import tokens
 from keeper.services.auth import create_token
 from keeper.services.errors import Forbidden
@@ -76,7 +74,7 @@ def list_org_tokens(
 @router.delete("/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
 def revoke_org_token(
     org: str,
-    token_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    token_id: RowId,
     session: SessionDep,
     _: Admin,
 ) -> None:
