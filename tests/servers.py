@@ -217,8 +217,10 @@ def moto_s3_server() -> Iterator[S3Endpoint]:
 
 
 @contextmanager
-def rclone_s3_server(root: Path) -> Iterator[S3Endpoint]:
-    """``rclone serve s3`` over the local folder ``root``.
+def rclone_s3_server(root: Path, *, auth: bool = True) -> Iterator[S3Endpoint]:
+    """``rclone serve s3`` over the local folder ``root``; without ``auth``
+    it takes any request, signed or not (as an edge that reads a bucket
+    anonymously needs).
 
     Each top-level folder of ``root`` is a bucket. No rclone.conf is read:
     pointing RCLONE_CONFIG at a missing file makes rclone fall back to its
@@ -241,8 +243,8 @@ def rclone_s3_server(root: Path) -> Iterator[S3Endpoint]:
         str(root),
         "--addr",
         f"127.0.0.1:{port}",
-        "--auth-key",
-        f"{access_key},{secret_key}",
     ]
+    if auth:
+        command += ["--auth-key", f"{access_key},{secret_key}"]
     with running_server(command, url, name="rclone serve s3", env=env):
         yield S3Endpoint(url, access_key, secret_key)

@@ -38,10 +38,16 @@ SWEEP_SECONDS = set(range(0, 60, 5))
 WORKER_CONCURRENCY = 2
 
 
+#: A drain hands over after this long (between two jobs): the next nudge or
+#: sweep goes on, and arq never has to cancel a drain (which could not stop
+#: its thread anyway).
+DRAIN_SECONDS = 30.0
+
+
 async def run_due(ctx: dict[str, Any]) -> int:
     runner: JobRunner = ctx["runner"]
     # Handlers are blocking code (storage, subprocesses): off the loop.
-    return await asyncio.to_thread(runner.run_until_idle)
+    return await asyncio.to_thread(runner.run_until_idle, seconds=DRAIN_SECONDS)
 
 
 async def _startup(ctx: dict[str, Any]) -> None:
@@ -76,9 +82,10 @@ def worker(settings: Settings, *, burst: bool = False) -> Worker:
         ctx={"settings": settings},
         burst=burst,
         max_jobs=WORKER_CONCURRENCY,
-        # A job's own lease bounds it; arq's timeout only stops a drain
-        # that outlives every lease it could hold.
-        job_timeout=max(60, int(settings.job_lease_seconds) * 4),
+        # A drain ends after its current job once DRAIN_SECONDS passed; a
+        # single job is not bounded by arq (its lease is renewed while it
+        # runs), so arq's timeout is only a last resort.
+        job_timeout=24 * 3600,
         keep_result=0,
         # Retries are the job table's (backoff, attempts); a failed drain
         # is simply the next nudge's or sweep's to redo.

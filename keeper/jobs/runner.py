@@ -153,6 +153,11 @@ class JobRunner:
         handler = self.handlers.get(job.kind)
         error = None
         started = time.monotonic()
+        beating = threading.Event()
+        heart = threading.Thread(
+            target=self._heartbeat, args=(job.id, beating), daemon=True
+        )
+        heart.start()
         try:
             if handler is None:
                 raise LookupError(f"no handler for jobs of kind {job.kind!r}")
@@ -161,6 +166,8 @@ class JobRunner:
             error = f"{type(exc).__name__}: {exc}"
             log.warning("job %s (%s %s) failed: %s", job.id, job.kind, job.key, error)
         finally:
+            beating.set()
+            heart.join()
             self._current.discard(job.id)
         with Session(self.engine) as session:
             job = session.merge(job)
@@ -192,11 +199,37 @@ class JobRunner:
                 )
         return True
 
-    def run_until_idle(self, limit: int = 10_000) -> int:
-        """Run due jobs in this thread until none is left; returns how many."""
+    def _heartbeat(self, job_id: int, done: threading.Event) -> None:
+        # Renew the lease while the job runs, so a long job is never taken
+        # up by another runner while this one still works on it; a runner
+        # that dies stops renewing, and its job is taken up within a lease.
+        while not done.wait(self.lease.total_seconds() / 3):
+            try:
+                with Session(self.engine) as session:
+                    session.execute(
+                        update(Job)
+                        .where(
+                            col(Job.id) == job_id,
+                            col(Job.worker) == self.name,
+                            col(Job.status) == JobStatus.running,
+                        )
+                        .values(lease_until=utcnow() + self.lease)
+                    )
+                    session.commit()
+            except Exception:  # the database is away: the lease may lapse
+                log.exception("renewing the lease of job %s failed", job_id)
+
+    def run_until_idle(
+        self, limit: int = 10_000, *, seconds: float | None = None
+    ) -> int:
+        """Run due jobs in this thread until none is left (or ``limit`` jobs,
+        or ``seconds`` have passed); returns how many."""
         ran = 0
+        deadline = None if seconds is None else time.monotonic() + seconds
         while ran < limit and self.run_one():
             ran += 1
+            if deadline is not None and time.monotonic() > deadline:
+                break
         return ran
 
     def wait_idle(self, timeout: float = 30.0, *, within: float = 1.0) -> None:

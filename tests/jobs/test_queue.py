@@ -4,6 +4,7 @@ change or not at all, coalesced, claimed once, retried, left failed."""
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -234,3 +235,40 @@ def test_a_runner_that_stops_mid_job_hands_it_on_at_once(
     finally:
         release.set()
         engine.dispose()
+
+
+def test_a_long_job_keeps_its_lease_while_it_runs(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A job that outlasts its lease is not taken up by another runner while
+    its own still works on it (the lease is renewed)."""
+    from keeper.config import Settings
+    from keeper.jobs.runner import JobRunner
+    from keeper.services.runtime import Runtime
+
+    started, release = threading.Event(), threading.Event()
+
+    def slow(_engine: Engine, _runtime: Runtime, _job: Job) -> None:
+        started.set()
+        release.wait(30)
+
+    engine = make_engine(database_url)
+    upgrade(engine)
+    settings = Settings(
+        database_url=database_url,
+        secret_key_file=tmp_path / "secret",
+        job_lease_seconds=1,
+    )
+    add(engine)
+    first = JobRunner(engine, Runtime.from_settings(settings), handlers={"k": slow})
+    first.start()
+    try:
+        assert started.wait(30)
+        time.sleep(2.5)  # more than two leases
+        assert claim(engine, "second") is None
+    finally:
+        release.set()
+        first.stop(timeout=5)
+        engine.dispose()
+    (row,) = jobs(engine)
+    assert (row.status, row.attempts) == (JobStatus.done, 1)

@@ -27,6 +27,8 @@ class JobPublic(BaseModel):
     product: str | None
     attempts: int
     max_attempts: int
+    #: The runner that has it (``host:pid:…``) while it runs, or had it last.
+    worker: str | None
     #: Not run before this time (the backoff after a failed attempt).
     run_after: datetime
     #: Why the last attempt failed.
@@ -39,7 +41,9 @@ class JobPublic(BaseModel):
 def _public(job: Job, slugs: dict[int, str]) -> JobPublic:
     return JobPublic(
         product=slugs.get(job.product_id) if job.product_id is not None else None,
-        **job.model_dump(exclude={"product_id", "status", "kind"}),
+        **job.model_dump(
+            exclude={"product_id", "status", "kind", "key", "payload", "lease_until"}
+        ),
         # The columns hold plain text, as build statuses do.
         status=JobStatus(job.status),
         kind=JobKind(job.kind),
