@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
 
-from keeper.db import Job, Product
+from keeper.db import Job
 from keeper.edge.configs import refresh_edges
 from keeper.jobs import publish_status
 from keeper.jobs.kinds import RENDER_PAGES, UPDATE_EDGES
@@ -38,15 +37,9 @@ def update_edges(engine: Engine, runtime: Runtime, job: Job) -> None:
     products = list((job.payload or {}).get("products", []))
     errors = refresh_edges(engine, runtime, job.org_id, products)
     # Edges that worked recorded what they applied, even if others failed.
-    publish_status.settle(engine, _org_products(engine, job.org_id))
+    publish_status.settle_org(engine, job.org_id)
     if errors:
         raise JobFailed("; ".join(errors))
-
-
-def _org_products(engine: Engine, org_id: int) -> list[int]:
-    with Session(engine) as session:
-        found = session.exec(select(Product.id).where(Product.org_id == org_id))
-        return [pid for pid in found if pid is not None]
 
 
 #: Called when a job of the kind fails for good.

@@ -93,6 +93,14 @@ def settle(engine: Engine, product_ids: Iterable[int]) -> None:
         session.commit()
 
 
+def settle_org(engine: Engine, org_id: int) -> None:
+    """:func:`settle` every product of the org (its edges changed)."""
+    with Session(engine) as session:
+        found = session.exec(select(Product.id).where(Product.org_id == org_id))
+        products = [pid for pid in found if pid is not None]
+    settle(engine, products)
+
+
 def gave_up(engine: Engine, job: Job, error: str) -> None:
     """``job`` failed for good with ``error``: the editions waiting on it
     are failed."""

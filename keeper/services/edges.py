@@ -81,6 +81,12 @@ def list_edges(session: Session, org: Organization) -> list[EdgeConfig]:
     )
 
 
+def forget(session: Session, edge: EdgeConfig) -> None:
+    """Stop keeping the edge current: its files and server are left alone,
+    and its editions no longer wait for it."""
+    session.delete(edge)
+
+
 def get_edge(session: Session, org: Organization, edge_id: int) -> EdgeConfig:
     edge = session.get(EdgeConfig, edge_id)
     if edge is None or edge.org_id != org.id:

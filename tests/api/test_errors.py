@@ -398,6 +398,7 @@ def test_openapi_lists_every_route(keeper: Keeper) -> None:
         (org, "get"),
         (f"{org}/edges", "get"),
         (f"{org}/edges", "post"),
+        (f"{org}/edges/{{edge_id}}", "delete"),
         (f"{org}/edges/{{edge_id}}/config", "get"),
         (f"{org}/edges/{{edge_id}}/status", "post"),
         (f"{org}/jobs", "get"),

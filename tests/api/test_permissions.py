@@ -307,6 +307,16 @@ def _retry_a_failed_job(w: World) -> Call:
 AGENT_EDGE = {"target": "nginx", "listen": "127.0.0.1:8080", "out": "/srv/edge"}
 
 
+def _forget_an_agents_edge(w: World) -> Call:
+    edge = ok(
+        w.keeper.client.post(
+            f"/api/orgs/{ORG}/edges", json=AGENT_EDGE, headers=w.keeper.auth()
+        ),
+        201,
+    )
+    return Call("DELETE", f"/api/orgs/{ORG}/edges/{edge['id']}")
+
+
 def _report_an_agents_edge(w: World) -> Call:
     edge = ok(
         w.keeper.client.post(
@@ -444,6 +454,11 @@ WRITE_ROUTES = [
         "POST /api/orgs/{org}/edges",
         lambda w: Call("POST", f"/api/orgs/{ORG}/edges", AGENT_EDGE),
         (401, 401, 403, 403, 201, 403, 201),
+    ),
+    WriteRoute(
+        "DELETE /api/orgs/{org}/edges/{edge_id}",
+        _forget_an_agents_edge,
+        (401, 401, 403, 403, 204, 403, 204),
     ),
     # An agent's report: its edge token (tests/edge/test_agent.py) or an admin.
     WriteRoute(

@@ -178,6 +178,17 @@ def test_an_unchanged_configuration_is_a_304(tmp_path: Path) -> None:
         assert r.status_code == 204
         main = client.get(f"{BASE}/editions/__main").json()
         assert main["publish_status"] == "published"
+
+        # An edge that is gone holds no edition back.
+        publish(client, BASE, auth, site("two"))
+        assert client.get(f"{BASE}/editions/__main").json()["publish_status"] == (
+            "pending"
+        )
+        assert client.delete(f"{EDGES}/{edge}", headers=auth).status_code == 204
+        main = client.get(f"{BASE}/editions/__main").json()
+        assert main["publish_status"] == "published"
+        assert client.get(EDGES, headers=auth).json() == []
+        assert client.delete(f"{EDGES}/{edge}", headers=auth).status_code == 404
         r = client.post(
             EDGES,
             headers=auth,

@@ -14,7 +14,7 @@ from keeper.api.deps import RowId, RuntimeDep, SessionDep
 from keeper.api.routing import api_router
 from keeper.api.schemas import SettingsJson, Strict
 from keeper.db import EdgeConfig
-from keeper.jobs.publish_status import settle
+from keeper.jobs.publish_status import settle, settle_org
 from keeper.services import edges
 from keeper.services.lookup import get_org
 
@@ -103,6 +103,19 @@ def create_edge(
     )
     session.commit()
     return _public(edge)
+
+
+@router.delete("/{edge_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_edge(
+    org: str, edge_id: RowId, session: SessionDep, request: Request, _: Admin
+) -> None:
+    """Forget an edge (keeper's or an agent's): nothing is written for it
+    any more, and editions no longer wait for it to be published."""
+    row = get_org(session, org)
+    edges.forget(session, edges.get_edge(session, row, edge_id))
+    session.commit()
+    assert row.id is not None
+    settle_org(request.app.state.engine, row.id)
 
 
 @router.get(
