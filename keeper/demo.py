@@ -181,8 +181,10 @@ def run(demo: Demo) -> int:
         try:
             demo.set_up()
             # The pages (/v/, switchers) are written by keeper's jobs just
-            # after each upload: the URLs are ready once they are done.
-            app.state.jobs.wait_idle(timeout=120)
+            # after each upload: the URLs are ready once they are done
+            # (`ltd upload` waited for them too, unless workers run them).
+            if app.state.jobs is not None:
+                app.state.jobs.wait_idle(timeout=120)
         except (DemoError, TimeoutError) as exc:
             demo.error = str(exc)
             server.should_exit = True

@@ -307,28 +307,24 @@ def _retry_a_failed_job(w: World) -> Call:
 AGENT_EDGE = {"target": "nginx", "listen": "127.0.0.1:8080", "out": "/srv/edge"}
 
 
-def _forget_an_agents_edge(w: World) -> Call:
+def _agents_edge(w: World) -> str:
+    """The URL of an agent's edge, recorded by the superadmin."""
     edge = ok(
         w.keeper.client.post(
             f"/api/orgs/{ORG}/edges", json=AGENT_EDGE, headers=w.keeper.auth()
         ),
         201,
     )
-    return Call("DELETE", f"/api/orgs/{ORG}/edges/{edge['id']}")
+    return f"/api/orgs/{ORG}/edges/{edge['id']}"
+
+
+def _forget_an_agents_edge(w: World) -> Call:
+    return Call("DELETE", _agents_edge(w))
 
 
 def _report_an_agents_edge(w: World) -> Call:
-    edge = ok(
-        w.keeper.client.post(
-            f"/api/orgs/{ORG}/edges", json=AGENT_EDGE, headers=w.keeper.auth()
-        ),
-        201,
-    )
-    return Call(
-        "POST",
-        f"/api/orgs/{ORG}/edges/{edge['id']}/status",
-        {"version": "v1", "error": "nginx -t failed"},
-    )
+    report = {"version": "v1", "error": "nginx -t failed"}
+    return Call("POST", f"{_agents_edge(w)}/status", report)
 
 
 def _reset_overridden_template(w: World) -> Call:
