@@ -101,13 +101,7 @@ def render_edge(
     parse_listen(listen)
     edge_target = target(target_name)
     out = str(out_dir.resolve())
-    edge = session.exec(
-        select(EdgeConfig).where(
-            EdgeConfig.org_id == org.id,
-            EdgeConfig.target == target_name,
-            EdgeConfig.out_dir == out,
-        )
-    ).first() or EdgeConfig(
+    edge = find_edge(session, org, target_name, out) or EdgeConfig(
         org_id=org.id or 0, target=target_name, out_dir=out, listen=listen
     )
     edge.listen = listen
@@ -124,6 +118,19 @@ def render_edge(
     return edge, ctx
 
 
+def find_edge(
+    session: Session, org: Organization, target_name: str, out_dir: str
+) -> EdgeConfig | None:
+    """The org's edge of ``target_name`` writing to ``out_dir`` (one each)."""
+    return session.exec(
+        select(EdgeConfig).where(
+            EdgeConfig.org_id == org.id,
+            EdgeConfig.target == target_name,
+            EdgeConfig.out_dir == out_dir,
+        )
+    ).first()
+
+
 def recorded_edges(session: Session, org: Organization | None) -> list[EdgeConfig]:
     query = select(EdgeConfig).order_by(col(EdgeConfig.id))
     if org is not None:
@@ -136,13 +143,7 @@ def forget_edge(
 ) -> bool:
     """Stop keeping an edge current; its files and server are left alone.
     Returns False when no such edge was recorded."""
-    edge = session.exec(
-        select(EdgeConfig).where(
-            EdgeConfig.org_id == org.id,
-            EdgeConfig.target == target_name,
-            EdgeConfig.out_dir == str(out_dir.resolve()),
-        )
-    ).first()
+    edge = find_edge(session, org, target_name, str(out_dir.resolve()))
     if edge is None:
         return False
     session.delete(edge)

@@ -157,6 +157,23 @@ def claim(session: Session, worker: str, lease: timedelta) -> Job | None:
     return None
 
 
+def set_lease(
+    session: Session, job_ids: Iterable[int], worker: str, until: datetime
+) -> None:
+    """Move the lease of ``worker``'s running jobs to ``until`` (renewed
+    while they run, or ended at once when their runner stops), and commit."""
+    session.execute(
+        update(Job)
+        .where(
+            col(Job.id).in_(list(job_ids)),
+            col(Job.worker) == worker,
+            col(Job.status) == JobStatus.running,
+        )
+        .values(lease_until=until)
+    )
+    session.commit()
+
+
 def finish(session: Session, job: Job) -> None:
     job.status = JobStatus.done
     job.error = None

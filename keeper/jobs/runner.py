@@ -19,7 +19,7 @@ import weakref
 from datetime import timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import event, update
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
@@ -109,12 +109,7 @@ class JobRunner:
         if not running:
             return
         with Session(self.engine) as session:
-            session.execute(
-                update(Job)
-                .where(col(Job.id).in_(running), col(Job.worker) == self.name)
-                .values(lease_until=utcnow())
-            )
-            session.commit()
+            queue.set_lease(session, running, self.name, utcnow())
 
     @property
     def running(self) -> bool:
@@ -206,16 +201,8 @@ class JobRunner:
         while not done.wait(self.lease.total_seconds() / 3):
             try:
                 with Session(self.engine) as session:
-                    session.execute(
-                        update(Job)
-                        .where(
-                            col(Job.id) == job_id,
-                            col(Job.worker) == self.name,
-                            col(Job.status) == JobStatus.running,
-                        )
-                        .values(lease_until=utcnow() + self.lease)
-                    )
-                    session.commit()
+                    until = utcnow() + self.lease
+                    queue.set_lease(session, [job_id], self.name, until)
             except Exception:  # the database is away: the lease may lapse
                 log.exception("renewing the lease of job %s failed", job_id)
 

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from keeper.db import EdgeConfig, Organization, Product
 from keeper.db.types import utcnow
-from keeper.edge.configs import context, parse_listen, publish_seqs
+from keeper.edge.configs import context, find_edge, parse_listen, publish_seqs
 from keeper.edge.render import target
 from keeper.services.errors import Conflict, Invalid, NotFound
 from keeper.services.runtime import Runtime
@@ -49,15 +49,11 @@ def record_agent_edge(
         raise Invalid(str(exc)) from exc
     if not PurePosixPath(out_dir).is_absolute():
         raise Invalid(f"out must be an absolute path on the agent's host: {out_dir!r}")
-    taken = session.exec(
-        select(EdgeConfig.id).where(
-            EdgeConfig.org_id == org.id,
-            EdgeConfig.target == target_name,
-            EdgeConfig.out_dir == out_dir,
-        )
-    ).first()
+    taken = find_edge(session, org, target_name, out_dir)
     if taken is not None:
-        raise Conflict(f"edge {taken} already writes {target_name} files to {out_dir}")
+        raise Conflict(
+            f"edge {taken.id} already writes {target_name} files to {out_dir}"
+        )
     edge = EdgeConfig(
         org_id=org.id or 0,
         target=target_name,
@@ -69,16 +65,6 @@ def record_agent_edge(
     session.add(edge)
     session.flush()
     return edge
-
-
-def list_edges(session: Session, org: Organization) -> list[EdgeConfig]:
-    return list(
-        session.exec(
-            select(EdgeConfig)
-            .where(EdgeConfig.org_id == org.id)
-            .order_by(col(EdgeConfig.id))
-        )
-    )
 
 
 def forget(session: Session, edge: EdgeConfig) -> None:

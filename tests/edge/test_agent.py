@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -15,17 +13,10 @@ import httpx
 from tests.edge.nginx import running_nginx
 from tests.publishing import create_lsst_pipelines, publish, site
 from tests.served import ServedKeeper, keeper_binary, served_keeper
-from tests.servers import free_port
+from tests.servers import eventually, free_port
 
 BASE = "/api/orgs/lsst/products/pipelines"
 EDGES = "/api/orgs/lsst/edges"
-
-
-def eventually(check: Callable[[], bool], within: float = 30.0) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        assert time.monotonic() < deadline, "did not happen in time"
-        time.sleep(0.05)
 
 
 def agent(keeper: ServedKeeper, token: str, edge: int, *args: str) -> list[str]:

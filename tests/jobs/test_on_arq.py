@@ -8,23 +8,17 @@ import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from tests.publishing import create_lsst_pipelines, publish, site
 from tests.served import ServedKeeper, keeper_binary, served_keeper
+from tests.servers import eventually
 
 BASE = "/api/orgs/lsst/products/pipelines"
 JOBS = "/api/orgs/lsst/jobs"
 SITE = {"Host": "pipelines.lsst.io"}
-
-
-def eventually(check: Callable[[], bool], within: float = 30.0) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        assert time.monotonic() < deadline, "did not happen in time"
-        time.sleep(0.05)
 
 
 @contextmanager

@@ -15,7 +15,7 @@ import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -27,7 +27,13 @@ from tests.conftest import BOOTSTRAP, _truncate_all
 from tests.edge.nginx import running_nginx
 from tests.ltd.test_upload import CI_VARIABLES, ltd_binary
 from tests.served import keeper_binary, served_keeper
-from tests.servers import find_executable, free_port, rclone_s3_server, running_server
+from tests.servers import (
+    eventually,
+    find_executable,
+    free_port,
+    rclone_s3_server,
+    running_server,
+)
 
 PRODUCTS = [f"p{i}" for i in range(5)]
 #: Four uploads per product: two of main, two releases.
@@ -40,13 +46,6 @@ SLOW_TEMPLATE = (
     "{% set ns.n = ns.n + 1 %}{% endfor %}{% endfor %}"
     "<p>counted {{ ns.n }}</p>"
 )
-
-
-def eventually(check: Callable[[], bool], within: float = 60.0) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        assert time.monotonic() < deadline, "did not happen in time"
-        time.sleep(0.1)
 
 
 @pytest.fixture

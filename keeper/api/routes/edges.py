@@ -14,6 +14,7 @@ from keeper.api.deps import RowId, RuntimeDep, SessionDep
 from keeper.api.routing import api_router
 from keeper.api.schemas import SettingsJson, Strict
 from keeper.db import EdgeConfig
+from keeper.edge.configs import recorded_edges
 from keeper.jobs.publish_status import settle, settle_org
 from keeper.services import edges
 from keeper.services.lookup import get_org
@@ -85,7 +86,7 @@ def _public(edge: EdgeConfig) -> EdgePublic:
 @router.get("")
 def list_edges(org: str, session: SessionDep, _: Admin) -> list[EdgePublic]:
     """Every recorded edge of the org: rendered by keeper or run by an agent."""
-    return [_public(e) for e in edges.list_edges(session, get_org(session, org))]
+    return [_public(e) for e in recorded_edges(session, get_org(session, org))]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
