@@ -10,7 +10,13 @@ from typing import Any
 from conveyor.client import KeeperClient
 from conveyor.errors import UploadFailed
 from conveyor.scan import Site
-from conveyor.transfer import DEFAULT_CONCURRENCY, Instruction, Progress, Transfer
+from conveyor.transfer import (
+    DEFAULT_CONCURRENCY,
+    Instruction,
+    Progress,
+    Transfer,
+    TransferStats,
+)
 
 #: How long ``wait`` polls a build that keeper is still processing.
 DEFAULT_WAIT_SECONDS = 600.0
@@ -86,38 +92,23 @@ def upload_site(
     """
     events = events or Events()
     started = time.monotonic()
-    base = client.product_path(org, product)
-    body: dict[str, Any] = {
-        "git_ref": git_ref,
-        "manifest": [f.manifest_entry() for f in site.files],
-        "ci": ci or {},
-    }
-    if alternate_name:
-        body["alternate_name"] = alternate_name
-    # Registration is idempotent (an identical pending build is resumed), so
-    # retrying it after a lost response cannot create a duplicate.
-    created = client.post(f"{base}/builds", body, retry=True)
-    build_path = client.build_path(org, product, created["id"])
-    instructions = [Instruction.from_api(u) for u in created["uploads"]]
-    files = site.by_path()
-    events.registered(
-        created, len(instructions), sum(files[i.path].size for i in instructions)
+    staged = stage_site(
+        client,
+        site,
+        org=org,
+        product=product,
+        git_ref=git_ref,
+        alternate_name=alternate_name,
+        ci=ci,
+        concurrency=concurrency,
+        events=events,
     )
-
-    def renew(paths: Sequence[str]) -> list[Instruction]:
-        fresh = client.post(f"{build_path}/uploads", {"paths": list(paths)}, retry=True)
-        return [Instruction.from_api(u) for u in fresh]
-
-    with Transfer(
-        concurrency=concurrency, renew=renew, progress=events.progress
-    ) as transfer:
-        stats = transfer.send(instructions, files)
-
+    created, build_path, stats = staged.created, staged.build_path, staged.stats
     events.confirming()
     build = client.patch(build_path, {"status": "uploaded"})
     deadline = time.monotonic() + wait_seconds
     if wait:
-        build = _wait(client, build_path, build, wait_seconds)
+        build = wait_for_build(client, build_path, build, wait_seconds)
     if build["status"] == "failed":
         raise UploadFailed(
             f"keeper rejected build {build['id']}: {build.get('error')}; "
@@ -141,6 +132,60 @@ def upload_site(
     return result
 
 
+@dataclass
+class Staged:
+    """A registered build whose files keeper asked for are all sent, not
+    yet confirmed."""
+
+    created: dict[str, Any]
+    build_path: str
+    stats: TransferStats
+
+
+def stage_site(
+    client: KeeperClient,
+    site: Site,
+    *,
+    org: str,
+    product: str,
+    git_ref: str,
+    alternate_name: str | None = None,
+    ci: dict[str, Any] | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    events: Events | None = None,
+) -> Staged:
+    """Register ``site`` as a pending build and send what keeper lacks:
+    everything :func:`upload_site` does before it confirms."""
+    events = events or Events()
+    body: dict[str, Any] = {
+        "git_ref": git_ref,
+        "manifest": [f.manifest_entry() for f in site.files],
+        "ci": ci or {},
+    }
+    if alternate_name:
+        body["alternate_name"] = alternate_name
+    # Registration is idempotent (an identical pending build is resumed), so
+    # retrying it after a lost response cannot create a duplicate.
+    base = client.product_path(org, product)
+    created = client.post(f"{base}/builds", body, retry=True)
+    build_path = client.build_path(org, product, created["id"])
+    instructions = [Instruction.from_api(u) for u in created["uploads"]]
+    files = site.by_path()
+    events.registered(
+        created, len(instructions), sum(files[i.path].size for i in instructions)
+    )
+
+    def renew(paths: Sequence[str]) -> list[Instruction]:
+        fresh = client.post(f"{build_path}/uploads", {"paths": list(paths)}, retry=True)
+        return [Instruction.from_api(u) for u in fresh]
+
+    with Transfer(
+        concurrency=concurrency, renew=renew, progress=events.progress
+    ) as transfer:
+        stats = transfer.send(instructions, files)
+    return Staged(created, build_path, stats)
+
+
 def editions_showing(
     client: KeeperClient, org: str, product: str, build_id: str
 ) -> list[PublishedEdition]:
@@ -160,11 +205,13 @@ def editions_showing(
     return sorted(found, key=lambda e: (e.slug != "__main", e.slug))
 
 
-def _wait(
+def wait_for_build(
     client: KeeperClient, path: str, build: dict[str, Any], seconds: float
 ) -> dict[str, Any]:
+    """Poll the build at ``path`` until keeper has verified it (``complete``
+    or ``failed``); raise when ``seconds`` pass first."""
     deadline = time.monotonic() + seconds
-    delay = 0.2
+    delay = 0.05
     while build["status"] not in _TERMINAL:
         if time.monotonic() > deadline:
             raise UploadFailed(
@@ -172,7 +219,9 @@ def _wait(
                 f"{seconds:.0f}s; check it with `ltd builds show {build['id']}`"
             )
         time.sleep(delay)
-        delay = min(delay * 2, 5.0)
+        # Most builds verify in well under a second; a large one is not
+        # polled more than once a second.
+        delay = min(delay * 2, 1.0)
         build = client.get(path)
     return build
 

@@ -38,6 +38,7 @@ from keeper.jobs.runner import JobRunner
 from keeper.pages import budget
 from keeper.services.auth import ensure_bootstrap_token
 from keeper.services.runtime import Runtime
+from keeper.services.work import WORK
 
 #: Seconds shutdown waits for the job runner to finish its job (it is a
 #: daemon thread: past that, the job ends with the process and runs again
@@ -73,7 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             nudge = ArqNudge(engine, settings)
             await nudge.start()
         else:
-            runner = JobRunner(engine, app.state.runtime)
+            runner = JobRunner(engine, app.state.runtime, work=WORK)
         app.state.jobs = runner
         # Products published before this keeper started (by an older
         # version, say) get their pages too.

@@ -26,6 +26,7 @@ from keeper.services.auth import create_token
 from keeper.services.errors import KeeperError
 from keeper.services.lookup import get_org
 from keeper.services.runtime import Runtime
+from keeper.services.work import WORK
 
 
 @click.group()
@@ -81,14 +82,17 @@ def demo(port: int, workdir: Path, docs: Path | None) -> None:
 
 @contextmanager
 def database() -> Iterator[tuple[Engine, Session]]:
-    """Keeper's database, migrated first, and a session on it. A refusal
-    (unknown org, bad value …) becomes a message for the person at the
-    terminal rather than a traceback."""
+    """Keeper's database, migrated first, and the command's unit of work:
+    services change rows in the session, and it commits once, when the
+    command's block ends without an error. A refusal (unknown org, bad
+    value …) becomes a message for the person at the terminal rather than
+    a traceback, and changes nothing."""
     engine = make_engine(get_settings().database_url)
     upgrade(engine)
     try:
-        with Session(engine) as session:
+        with Session(engine, expire_on_commit=False) as session:
             yield engine, session
+            session.commit()
     except KeeperError as exc:
         raise click.ClickException(exc.msg) from exc
 
@@ -382,7 +386,6 @@ def jobs_retry(job_id: int) -> None:
     takes it up (or run `keeper jobs run`)."""
     with database() as (_, session):
         job_service.retry_job(session, job_service.get_any_job(session, job_id))
-        session.commit()
     click.echo(f"job {job_id} queued again")
 
 
@@ -410,7 +413,7 @@ def worker(burst: bool) -> None:
             "set KEEPER_REDIS_URL (redis://HOST:6379/0): without Redis, "
             "`keeper serve` runs the jobs itself"
         )
-    arq_worker(settings, burst=burst).run()
+    arq_worker(settings, WORK, burst=burst).run()
 
 
 @jobs.command("run")
@@ -418,7 +421,7 @@ def jobs_run() -> None:
     """Run every job that is due now, here, and exit (for a keeper that is
     not running, or to see a job's failure in the terminal)."""
     with database() as (engine, _):
-        runner = JobRunner(engine, Runtime.from_settings(get_settings()))
+        runner = JobRunner(engine, Runtime.from_settings(get_settings()), work=WORK)
         ran = runner.run_until_idle()
     click.echo(f"ran {ran} job(s)")
 
@@ -481,5 +484,4 @@ def token_create(
         _, secret = create_token(
             session, role=Role(role), org=org, name=name, expires=expires
         )
-        session.commit()
     click.echo(secret)

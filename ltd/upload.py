@@ -13,9 +13,10 @@ from conveyor.client import KeeperClient
 from conveyor.errors import ConveyorError
 from conveyor.scan import scan_site
 from conveyor.transfer import DEFAULT_CONCURRENCY
-from conveyor.upload import DEFAULT_WAIT_SECONDS, UploadResult, upload_site
+from conveyor.upload import UploadResult, upload_site
 from ltd.errors import reports_errors
 from ltd.progress import interactive, upload_events
+from ltd.waiting import timeout_option
 
 
 @click.command()
@@ -47,13 +48,7 @@ from ltd.progress import interactive, upload_events
     help="Wait until keeper has verified the build and its editions are "
     "published on every page and edge (exit non-zero if that fails).",
 )
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=1),
-    default=DEFAULT_WAIT_SECONDS,
-    show_default=True,
-    help="Seconds --wait waits in all.",
-)
+@timeout_option("Seconds --wait waits in all.")
 @click.option(
     "--concurrency",
     envvar="LTD_CONCURRENCY",

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
+import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
+
+from tests.settled import settle
 
 Files = dict[str, bytes]
 
@@ -115,9 +118,42 @@ def upload(
 def confirm(
     client: TestClient | httpx.Client, base: str, headers: dict[str, str], build_id: str
 ) -> httpx.Response:
-    return client.patch(
-        f"{base}/builds/{build_id}", headers=headers, json={"status": "uploaded"}
-    )
+    """Confirm the build and wait until keeper has verified it, as ``ltd
+    upload`` does: keeper's answer when it refused the confirmation, else
+    the build as it ended (``complete`` or ``failed``)."""
+    url = f"{base}/builds/{build_id}"
+    answer = client.patch(url, headers=headers, json={"status": "uploaded"})
+    if answer.status_code not in (200, 202):
+        return answer
+    assert answer.json()["status"] in ("processing", "complete"), answer.text
+    return verified(client, url, headers)
+
+
+def verified(
+    client: TestClient | httpx.Client,
+    url: str,
+    headers: dict[str, str],
+    within: float = 60.0,
+) -> httpx.Response:
+    """The build at ``url`` once it is no longer ``processing``."""
+    deadline = time.monotonic() + within
+    while True:
+        if isinstance(client, TestClient):
+            settle(client)
+        found = client.get(url, headers=headers)
+        assert found.status_code == 200, found.text
+        if found.json()["status"] != "processing":
+            return found
+        assert time.monotonic() < deadline, f"still processing: {found.text}"
+        time.sleep(0.05)
+
+
+def failed_with(response: httpx.Response) -> str:
+    """The error of a build that verification failed."""
+    build = response.json()
+    assert build["status"] == "failed", response.text
+    error: str = build["error"]
+    return error
 
 
 def publish(
@@ -130,10 +166,17 @@ def publish(
     types: Callable[[str], str] = guess_type,
     **extra: Any,
 ) -> dict[str, Any]:
-    """Register, upload and confirm one build; returns the confirmed build."""
+    """Register, upload and confirm one build; returns it complete, with
+    the slugs of the editions showing it (``editions``)."""
     build = register(client, base, headers, files, git_ref, types=types, **extra)
     upload(client, build, files)
     response = confirm(client, base, headers, build["id"])
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
+    assert body["status"] == "complete", response.text
+    # The editions now showing it, as ``ltd upload`` reports them.
+    listed = client.get(f"{base}/editions", headers=headers, params={"limit": 100})
+    body["editions"] = sorted(
+        e["slug"] for e in listed.json() if e["build_id"] == body["id"]
+    )
     return body

@@ -397,10 +397,6 @@ class UploadRenewal(Strict):
     paths: list[SitePath] = Field(min_length=1, max_length=MAX_MANIFEST_FILES)
 
 
-class BuildConfirmed(BuildPublic):
-    editions: list[str]
-
-
 class TokenCreate(Strict):
     role: Role
     name: str = Field(default="", max_length=200)

@@ -11,9 +11,16 @@ from keeper.db.types import UTCDateTime, utcnow
 
 
 class BuildStatus(StrEnum):
+    #: Registered; takes uploads.
     pending = "pending"
-    uploaded = "uploaded"
+    #: Confirmed by its uploader: takes no more uploads while the
+    #: ``verify_build`` job copies and checks its files and re-points
+    #: editions.
+    processing = "processing"
+    #: Verified and published; immutable from here on.
     complete = "complete"
+    #: Verification failed (``error`` names the files); uploads allowed
+    #: again, and confirming again retries.
     failed = "failed"
 
 

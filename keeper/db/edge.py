@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from keeper.db.types import UTCDateTime, utcnow
 
@@ -39,3 +39,14 @@ class EdgeConfig(SQLModel, table=True):
     applied: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON))
     created: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+def written_edges(session: Session, org_id: int) -> list[int]:
+    """The ids of the org's edges keeper writes (an agent's edge fetches
+    its files itself)."""
+    found = session.exec(
+        select(EdgeConfig.id).where(
+            EdgeConfig.org_id == org_id, col(EdgeConfig.agent).is_(False)
+        )
+    )
+    return [edge_id for edge_id in found if edge_id is not None]

@@ -2,7 +2,8 @@
 
 ``keeper edge render`` writes an edge's files and records the edge; every
 later change to what readers of the org see rewrites them and tells the
-running server (:func:`refresh_edges`, run by the ``update_edges`` job).
+running server (:func:`refresh_edge`, run by the ``update_edges`` job of each
+edge).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from keeper.db import EdgeConfig, Organization, Product
+from keeper.db.edge import written_edges
 from keeper.db.types import utcnow
 from keeper.edge.origin import origin_of
 from keeper.edge.pages import platform_not_found
@@ -151,71 +153,72 @@ def forget_edge(
     return True
 
 
-def refresh_edges(
-    engine: Engine, runtime: Runtime, org_id: int, changed: Sequence[int] = ()
-) -> list[str]:
-    """Rewrite and reload every recorded edge of an org; returns the errors.
+def refresh_edge(
+    engine: Engine, runtime: Runtime, edge_id: int, changed: Sequence[int] = ()
+) -> str | None:
+    """Rewrite and reload one recorded edge (nginx, Varnish: its files and
+    server; Fastly: its service through the API); returns the error, if
+    any, also recorded on the edge's row.
 
     ``changed`` are the ids of products whose readers' view changed (their
-    CDN keys are purged). A failing edge is logged and recorded on its row;
-    it never fails the publish that triggered it.
+    CDN keys are purged). The state is read in one short transaction; none
+    is open while files are written, servers reload or Fastly answers.
     """
     with Session(engine) as session:
-        # An agent's edge fetches its files itself (keeper edge agent).
-        edges = session.exec(
-            select(EdgeConfig.id).where(
-                EdgeConfig.org_id == org_id, col(EdgeConfig.agent).is_(False)
-            )
-        ).all()
-    errors = []
-    for edge_id in edges:
-        error = _refresh_one(engine, runtime, edge_id, changed)
-        if error:
-            errors.append(error)
-    return errors
-
-
-def _refresh_one(
-    engine: Engine, runtime: Runtime, edge_id: int | None, changed: Sequence[int]
-) -> str | None:
-    with Session(engine) as session:
         edge = session.get(EdgeConfig, edge_id)
-        if edge is None:
+        if edge is None or edge.agent:  # gone; or an agent fetches its own
             return None
         out_dir = Path(edge.out_dir)
     # Two publishes finishing together must not let the first, reading the
     # older state, write its files after the second: one writer at a time
     # per edge (processes included), each reading the state once it holds
     # the lock, so the last writer always wrote the newest state.
-    with _edge_lock(out_dir), Session(engine) as session:
-        edge = session.get(EdgeConfig, edge_id)
-        org = session.get(Organization, edge.org_id) if edge else None
-        if edge is None or org is None:
-            return None
-        slugs = set(
-            session.exec(
-                select(Product.slug).where(col(Product.id).in_(list(changed)))
-            ).all()
-        )
+    with _edge_lock(out_dir):
         error = None
-        seqs = publish_seqs(session, org)
-        try:
-            ctx = context(session, runtime, org, edge)
-            edge_target = target(edge.target)
-            write_files(ctx.out_dir, edge_target.render(ctx))
-            edge_target.activate(ctx, [s for s in ctx.sites if s.product in slugs])
-        except Exception as exc:
-            log.exception(
-                "updating the %s edge in %s failed", edge.target, edge.out_dir
+        with Session(engine, expire_on_commit=False) as session:
+            edge = session.get(EdgeConfig, edge_id)
+            org = session.get(Organization, edge.org_id) if edge else None
+            if edge is None or org is None:
+                return None
+            slugs = set(
+                session.exec(
+                    select(Product.slug).where(col(Product.id).in_(list(changed)))
+                ).all()
             )
-            error = f"{edge.target} at {edge.out_dir}: {type(exc).__name__}: {exc}"
-        edge.last_error = error
+            seqs = publish_seqs(session, org)
+            where = f"{edge.target} at {edge.out_dir}"
+            try:
+                edge_target = target(edge.target)
+                ctx = context(session, runtime, org, edge)
+            except Exception as exc:
+                error = _failure(where, exc)
         if error is None:
-            edge.applied = seqs
-        edge.updated = utcnow()
-        session.add(edge)
-        session.commit()
+            try:
+                write_files(ctx.out_dir, edge_target.render(ctx))
+                edge_target.activate(ctx, [s for s in ctx.sites if s.product in slugs])
+            except Exception as exc:
+                error = _failure(where, exc)
+        with Session(engine) as session:
+            edge = session.get(EdgeConfig, edge_id)
+            if edge is None:
+                return error
+            edge.last_error = error
+            if error is None:
+                edge.applied = seqs
+            edge.updated = utcnow()
+            session.add(edge)
+            session.commit()
         return error
+
+
+def org_edges(engine: Engine, org_id: int) -> list[int]:
+    with Session(engine) as session:
+        return written_edges(session, org_id)
+
+
+def _failure(where: str, exc: Exception) -> str:
+    log.exception("updating the %s edge failed", where)
+    return f"{where}: {type(exc).__name__}: {exc}"
 
 
 def publish_seqs(session: Session, org: Organization) -> dict[str, int]:

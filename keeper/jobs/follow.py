@@ -8,11 +8,12 @@ add jobs to the caller's transaction.
 
 from __future__ import annotations
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
-from keeper.db import EdgeConfig, Product
+from keeper.db import Build, BuildStatus, Product
+from keeper.db.edge import written_edges
 from keeper.db.types import pk
-from keeper.jobs.kinds import RENDER_PAGES, UPDATE_EDGES
+from keeper.jobs.kinds import RENDER_PAGES, UPDATE_EDGES, VERIFY_BUILD
 from keeper.jobs.queue import enqueue
 
 
@@ -34,26 +35,35 @@ def _edges(session: Session, org_id: int, products: list[int]) -> None:
     # An org without a rendered edge is served by the built-in edge, which
     # reads the database itself, and an agent fetches its edge's files
     # itself: nothing to update.
-    has_edges = session.exec(
-        select(EdgeConfig.id).where(
-            EdgeConfig.org_id == org_id, col(EdgeConfig.agent).is_(False)
-        )
-    ).first()
-    if has_edges is not None:
+    for edge_id in written_edges(session, org_id):
         enqueue(
             session,
             UPDATE_EDGES,
-            key=f"org:{org_id}",
+            key=f"edge:{edge_id}",
             org_id=org_id,
             merge={"products": products},
+            data={"edge_id": edge_id},
         )
 
 
 def catch_up(session: Session) -> None:
-    """Every product's pages, once at start: a product published by an
-    older keeper, or whose store was down, gets its pages."""
+    """Once at start: every product's pages (a product published by an
+    older keeper, or whose store was down, gets its pages), and the
+    verification of builds an older keeper left half-confirmed."""
     for product in session.exec(select(Product)).all():
         _pages(session, product)
+    processing = select(Build, Product.org_id).where(
+        Build.status == BuildStatus.processing, Build.product_id == Product.id
+    )
+    for build, org_id in session.exec(processing).all():
+        enqueue(
+            session,
+            VERIFY_BUILD,
+            key=f"build:{pk(build)}",
+            org_id=org_id,
+            product_id=build.product_id,
+            data={"build_id": pk(build), "actor": None},
+        )
 
 
 def _pages(session: Session, product: Product) -> None:

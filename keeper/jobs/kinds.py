@@ -1,15 +1,25 @@
-"""The kinds of job there are (their code is in :mod:`keeper.jobs.handlers`)."""
+"""The kinds of job there are (their code: :mod:`keeper.jobs.handlers`, and
+:mod:`keeper.services.builds.verification` for verify_build)."""
 
 from enum import StrEnum
 
 
 class JobKind(StrEnum):
+    #: Copy a confirmed build's uploads into its prefix, verify every
+    #: object, complete it and re-point editions by rule.
+    verify_build = "verify_build"
     #: Render a product's pages (``/v/``, switchers, builds) into its store.
     render_pages = "render_pages"
-    #: Rewrite and reload every recorded edge of an org; purge the changed
-    #: products.
+    #: Rewrite and reload one recorded edge (nginx, Varnish: files and a
+    #: reload; Fastly: its service through the API) and purge the changed
+    #: products there; one job per edge.
     update_edges = "update_edges"
+    #: Delete a prefix of an org's store (a deleted build's or product's
+    #: objects), once the rows that pointed at it are gone.
+    delete_objects = "delete_objects"
 
 
+VERIFY_BUILD = JobKind.verify_build
+DELETE_OBJECTS = JobKind.delete_objects
 RENDER_PAGES = JobKind.render_pages
 UPDATE_EDGES = JobKind.update_edges

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine
 from keeper.config import Settings
 from keeper.db.engine import make_engine
 from keeper.db.migrate import upgrade
+from keeper.jobs.handlers import Work
 from keeper.jobs.runner import JobRunner, listen_for_jobs, stop_listening
 from keeper.services.runtime import Runtime
 
@@ -54,7 +55,7 @@ async def _startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
     engine = make_engine(settings.database_url)
     await asyncio.to_thread(upgrade, engine)
-    ctx["runner"] = JobRunner(engine, Runtime.from_settings(settings))
+    ctx["runner"] = JobRunner(engine, Runtime.from_settings(settings), work=ctx["work"])
 
 
 async def _shutdown(ctx: dict[str, Any]) -> None:
@@ -70,8 +71,8 @@ def redis_settings(settings: Settings) -> RedisSettings:
     return RedisSettings.from_dsn(settings.redis_url)
 
 
-def worker(settings: Settings, *, burst: bool = False) -> Worker:
-    """An arq worker running keeper's jobs (``keeper worker``)."""
+def worker(settings: Settings, work: Work, *, burst: bool = False) -> Worker:
+    """An arq worker running ``work`` (``keeper worker``)."""
     return Worker(
         functions=[func(run_due, name=RUN_DUE, max_tries=1)],
         cron_jobs=[cron(run_due, second=SWEEP_SECONDS, run_at_startup=True)],
@@ -79,7 +80,7 @@ def worker(settings: Settings, *, burst: bool = False) -> Worker:
         redis_settings=redis_settings(settings),
         on_startup=_startup,
         on_shutdown=_shutdown,
-        ctx={"settings": settings},
+        ctx={"settings": settings, "work": work},
         burst=burst,
         max_jobs=WORKER_CONCURRENCY,
         # A drain ends after its current job once DRAIN_SECONDS passed; a

@@ -7,7 +7,7 @@ claim and the ends of a job, which the runner commits at once.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,11 +35,15 @@ def enqueue(
     key: str,
     org_id: int | None = None,
     product_id: int | None = None,
-    merge: dict[str, Iterable[int]] | None = None,
+    merge: Mapping[str, Iterable[int]] | None = None,
+    data: dict[str, Any] | None = None,
     max_attempts: int = 8,
+    not_before: timedelta | None = None,
 ) -> None:
     """Add a job unless the same work (``kind`` and ``key``) already waits;
-    ``merge`` adds ids to the payload lists of the waiting job.
+    ``merge`` adds ids to the payload lists of the waiting job, ``data``
+    sets the payload's other fields of a new job (a waiting one keeps its
+    own: its key says it is the same work). ``not_before`` delays a new job.
 
     Runs in the caller's transaction, so the job exists exactly when the
     change that needs it is committed.
@@ -72,9 +76,11 @@ def enqueue(
             key=key,
             org_id=org_id,
             product_id=product_id,
-            payload=wanted,
+            payload={**(data or {}), **wanted},
             max_attempts=max_attempts,
         )
+        if not_before is not None:
+            row.run_after = utcnow() + not_before
         if _insert_unless_waiting(session, row):
             return
         # Another transaction queued the same work and committed since we
@@ -224,8 +230,8 @@ def fail(
     job.status = JobStatus.superseded
     job.finished = utcnow()
     session.add(job)
-    for name, ids in (job.payload or {}).items():
-        enqueue(session, job.kind, key=job.key, merge={name: ids})
+    lists = {k: v for k, v in (job.payload or {}).items() if isinstance(v, list)}
+    enqueue(session, job.kind, key=job.key, merge=lists)
     session.commit()
 
 

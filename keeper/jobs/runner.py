@@ -26,7 +26,7 @@ from sqlmodel import Session, col, func, select
 from keeper.db import Job, JobStatus
 from keeper.db.types import utcnow
 from keeper.jobs import queue
-from keeper.jobs.handlers import HANDLERS, Handler, gave_up
+from keeper.jobs.handlers import Work
 from keeper.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -61,13 +61,13 @@ class JobRunner:
         engine: Engine,
         runtime: Runtime,
         *,
-        handlers: dict[str, Handler] | None = None,
+        work: Work,
         name: str | None = None,
     ) -> None:
         settings = runtime.settings
         self.engine = engine
         self.runtime = runtime
-        self.handlers = HANDLERS if handlers is None else handlers
+        self.work = work
         self.name = (
             name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         )
@@ -145,7 +145,7 @@ class JobRunner:
             session.expunge(job)
         assert job.id is not None
         self._current.add(job.id)
-        handler = self.handlers.get(job.kind)
+        handler = self.work.handlers.get(job.kind)
         error = None
         started = time.monotonic()
         beating = threading.Event()
@@ -180,7 +180,9 @@ class JobRunner:
                 if job.attempts >= settings.job_attempts:
                     # Before the job shows failed: whoever sees it failed
                     # also sees the editions it leaves unpublished.
-                    gave_up(self.engine, job, error)
+                    gave_up = self.work.gave_up.get(job.kind)
+                    if gave_up is not None:
+                        gave_up(self.engine, job, error)
                 queue.fail(
                     session,
                     job,

@@ -22,6 +22,6 @@ def apply_changes(session: Session, row: R, changes: dict[str, Any]) -> R:
         setattr(row, name, value)
     row.updated = utcnow()
     session.add(row)
-    session.commit()
+    session.flush()
     session.refresh(row)
     return row

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import delete
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from keeper.db import (
     MAIN_EDITION,
@@ -20,6 +20,7 @@ from keeper.db.types import pk, utcnow
 from keeper.jobs.follow import product_changed
 from keeper.services.errors import Conflict, Invalid
 from keeper.services.lookup import find_edition, get_build
+from keeper.services.pagination import Page, PageResult, paginate
 from keeper.services.publish import best_existing_build, lock_product, point_edition
 from keeper.tracking import TrackingParamsError, validate_tracking
 
@@ -75,7 +76,7 @@ def create_edition(
             actor=actor,
         )
     product_changed(session, product)
-    session.commit()
+    session.flush()
     session.refresh(edition)
     return edition
 
@@ -113,7 +114,7 @@ def update_edition(
             actor=actor,
         )
     product_changed(session, product)
-    session.commit()
+    session.flush()
     session.refresh(edition)
     return edition
 
@@ -135,7 +136,7 @@ def rollback_edition(
         actor=actor,
     )
     product_changed(session, product)
-    session.commit()
+    session.flush()
     session.refresh(edition)
     return edition
 
@@ -150,7 +151,7 @@ def delete_edition(session: Session, edition: Edition) -> None:
     product = session.get(Product, edition.product_id)
     if product is not None:
         product_changed(session, product)
-    session.commit()
+    session.flush()
 
 
 def _complete_build(session: Session, product: Product, public_id: str) -> Build:
@@ -158,3 +159,17 @@ def _complete_build(session: Session, product: Product, public_id: str) -> Build
     if build.status != BuildStatus.complete:
         raise Conflict(f"build {public_id!r} is {build.status}, not complete")
     return build
+
+
+def list_editions(
+    session: Session, product: Product, page: Page
+) -> PageResult[Edition]:
+    query = select(Edition).where(Edition.product_id == product.id)
+    return paginate(session, query, Edition.id, page)
+
+
+def edition_history(
+    session: Session, edition: Edition, page: Page
+) -> PageResult[EditionHistory]:
+    query = select(EditionHistory).where(EditionHistory.edition_id == edition.id)
+    return paginate(session, query, EditionHistory.id, page)

@@ -21,6 +21,7 @@ from keeper.jobs.follow import org_changed
 from keeper.services.changes import apply_changes
 from keeper.services.errors import Conflict, Invalid
 from keeper.services.lookup import get_org
+from keeper.services.pagination import Page, PageResult, paginate
 from keeper.services.store_urls import check_storage_url
 
 #: The fields that decide which requests and which stored objects are the
@@ -43,7 +44,7 @@ def create_org(session: Session, *, api_host: str, **fields: Any) -> Organizatio
     org = Organization(**fields)
     session.add(org)
     try:
-        session.commit()
+        session.flush()
     except IntegrityError as exc:
         # Another request took the slug or the domain since the checks.
         session.rollback()
@@ -101,7 +102,7 @@ def delete_org(session: Session, slug: str) -> None:
     for table in (Token, OrgTemplate, EdgeConfig):
         session.execute(delete(table).where(col(table.org_id) == org.id))
     session.delete(org)
-    session.commit()
+    session.flush()
 
 
 def _checked(fields: dict[str, Any]) -> dict[str, Any]:
@@ -170,3 +171,7 @@ def _taken(session: Session, domain: str) -> Conflict:
         if owner
         else f"base_domain {domain} was taken meanwhile; try again"
     )
+
+
+def list_orgs(session: Session, page: Page) -> PageResult[Organization]:
+    return paginate(session, select(Organization), Organization.id, page)

@@ -21,7 +21,9 @@ from keeper.db.types import pk
 from keeper.jobs.follow import product_changed
 from keeper.services.changes import apply_changes
 from keeper.services.errors import Conflict
-from keeper.services.stores import StoreProvider, product_prefix
+from keeper.services.pagination import Page, PageResult, paginate
+from keeper.services.removal import remove_objects
+from keeper.services.stores import product_prefix
 
 
 def create_product(session: Session, org: Organization, **fields: Any) -> Product:
@@ -44,7 +46,7 @@ def create_product(session: Session, org: Organization, **fields: Any) -> Produc
         )
     )
     product_changed(session, product)
-    session.commit()
+    session.flush()
     session.refresh(product)
     return product
 
@@ -56,10 +58,9 @@ def update_product(
     return apply_changes(session, product, changes)
 
 
-def delete_product(
-    session: Session, stores: StoreProvider, org: Organization, product: Product
-) -> None:
-    """Delete the product with its editions, builds and stored objects."""
+def delete_product(session: Session, org: Organization, product: Product) -> None:
+    """Delete the product with its editions and builds; its stored objects
+    go by a job once that is committed."""
     edition_ids = select(Edition.id).where(Edition.product_id == product.id)
     session.execute(
         delete(EditionHistory).where(col(EditionHistory.edition_id).in_(edition_ids))
@@ -69,7 +70,12 @@ def delete_product(
     session.execute(delete(Build).where(col(Build.product_id) == product.id))
     product_changed(session, product)
     session.delete(product)
-    session.commit()
-    # Objects go after the rows: a crash in between leaves unreferenced
-    # objects (harmless), never rows pointing at missing objects.
-    stores.for_org(org).delete_prefix(product_prefix(product))
+    remove_objects(session, org, product_prefix(product))
+    session.flush()
+
+
+def list_products(
+    session: Session, org: Organization, page: Page
+) -> PageResult[Product]:
+    query = select(Product).where(Product.org_id == org.id)
+    return paginate(session, query, Product.id, page)

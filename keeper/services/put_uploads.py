@@ -15,7 +15,11 @@ import tempfile
 from types import TracebackType
 from typing import BinaryIO, cast
 
+from sqlmodel import Session
+
 from keeper.services.errors import KeeperError
+from keeper.services.runtime import Runtime
+from keeper.services.upload_grants import writable_store
 from keeper.services.upload_urls import UploadGrant
 
 #: Bodies up to this size stay in memory; larger ones spill to disk.
@@ -109,3 +113,15 @@ class GrantedBody:
             )
         self._file.seek(0)
         return cast(BinaryIO, self._file)
+
+
+def store_granted(
+    session: Session, runtime: Runtime, grant: UploadGrant, data: BinaryIO
+) -> None:
+    """Write a verified body at the key its grant names, with the
+    manifest's type whatever the request said; refused if the build was
+    confirmed while the body arrived."""
+    store = writable_store(
+        session, runtime, org=grant.org, build=grant.build, key_prefix=grant.key
+    )
+    store.put(grant.key, data, content_type=grant.content_type)

@@ -91,7 +91,7 @@ def set_template(
     row.updated = utcnow()
     _touch(session, org)
     session.add(row)
-    session.commit()
+    session.flush()
     return get_template(session, org, name)
 
 
@@ -103,7 +103,7 @@ def reset_template(session: Session, org: Organization, name: str) -> None:
         return
     session.delete(row)
     _touch(session, org)
-    session.commit()
+    session.flush()
 
 
 def check_templates(overrides: dict[str, str], *, name: str = "") -> None:

@@ -32,7 +32,7 @@ def revoke_token(session: Session, org: Organization, token_id: int) -> Token:
         # Another org's token is as absent as one that never was.
         raise NotFound(f"no token {token_id} in organization {org.slug!r}")
     session.delete(token)
-    session.commit()
+    session.flush()
     return token
 
 
@@ -52,5 +52,5 @@ def revoke_any_token(session: Session, token_id: int) -> Token:
     if token is None:
         raise NotFound(f"no token {token_id}")
     session.delete(token)
-    session.commit()
+    session.flush()
     return token

@@ -12,6 +12,7 @@ from itertools import islice
 import click
 
 from conveyor.client import KeeperClient
+from conveyor.upload import wait_for_build
 from ltd.admin.common import (
     Api,
     api_command,
@@ -21,6 +22,7 @@ from ltd.admin.common import (
     yes_option,
 )
 from ltd.admin.output import Column, emit_list, emit_record, note, size, when
+from ltd.waiting import timeout_option
 
 COLUMNS = [
     Column("id", "id"),
@@ -31,7 +33,7 @@ COLUMNS = [
     Column("uploader", "uploader"),
     Column("created", "created", when),
 ]
-STATUSES = click.Choice(["pending", "uploaded", "complete", "failed"])
+STATUSES = click.Choice(["pending", "processing", "complete", "failed"])
 
 
 @click.group()
@@ -88,19 +90,27 @@ def show(api: Api, build_id: str, org: str, product: str) -> None:
 @click.argument("build_id", metavar="ID")
 @org_option
 @product_option
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    help="Wait until keeper has verified the build (complete or failed).",
+)
+@timeout_option("Seconds to wait.")
 @api_command
-def confirm_(api: Api, build_id: str, org: str, product: str) -> None:
-    """Ask keeper to verify an uploaded build again and publish it."""
+def confirm_(
+    api: Api, build_id: str, org: str, product: str, wait: bool, timeout: float
+) -> None:
+    """Ask keeper to verify an uploaded build (again) and publish it."""
+    path = KeeperClient.build_path(org, product, build_id)
     with api.client() as client:
-        build = client.patch(
-            KeeperClient.build_path(org, product, build_id), {"status": "uploaded"}
-        )
-    moved = build.get("editions") or []
-    note(
-        f"build {build_id} is {build.get('status')}"
-        + (f"; editions moved: {', '.join(moved)}" if moved else "")
-    )
+        build = client.patch(path, {"status": "uploaded"})
+        if wait:
+            build = wait_for_build(client, path, build, timeout)
+    note(f"build {build_id} is {build.get('status')}")
     emit_record(build, as_json=api.as_json, renderers={"total_size": size})
+    if build.get("status") == "failed":
+        raise click.ClickException(f"build {build_id} failed: {build.get('error')}")
 
 
 @builds.command()

@@ -419,7 +419,7 @@ WRITE_ROUTES = [
     WriteRoute(
         "PATCH /api/orgs/{org}/products/{product}/builds/{build}",
         _confirm_uploaded_build,
-        (401, 401, 403, 200, 200, 403, 200),
+        (401, 401, 403, 202, 202, 403, 202),
     ),
     WriteRoute(
         "POST /api/orgs/{org}/products/{product}/builds/{build}/uploads",

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session, select
 
-from keeper.db import Build
+from keeper.db import Build, BuildFile
 from keeper.db.engine import make_engine
 from tests.api.test_publishing import BASE
 from tests.conftest import Keeper
-from tests.publishing import confirm, publish, register, site, upload
+from tests.publishing import confirm, failed_with, publish, register, site, upload
 
 PRODUCT = "/api/orgs/lsst/products/pipelines"
 
@@ -67,8 +67,13 @@ def test_a_bad_redirects_file_fails_the_build_naming_the_line(product: Keeper) -
     files = site("one") | {"_redirects": b"# ok\n/old.html /page0.html\n/x /y 299\n"}
     build = register(product.client, BASE, product.auth(), files)
     upload(product.client, build, files)
-    r = confirm(product.client, BASE, product.auth(), build["id"])
-    assert r.status_code == 422, r.text
-    assert "_redirects line 3: status 299 is not a redirect" in r.text
+    error = failed_with(confirm(product.client, BASE, product.auth(), build["id"]))
+    assert "_redirects line 3: status 299 is not a redirect" in error
     editions = product.client.get(f"{BASE}/editions").json()
     assert all(e["build_id"] is None for e in editions)
+    # Every other file checked out, but a failed build vouches for none.
+    engine = make_engine(product.settings.database_url)
+    with Session(engine) as session:
+        flags = session.exec(select(BuildFile.sha256_verified)).all()
+    engine.dispose()
+    assert flags and not any(flags)

@@ -26,7 +26,7 @@ from keeper.services.runtime import Runtime
 from keeper.services.upload_urls import UploadGrant
 from tests.conftest import Keeper
 from tests.objects import Objects, folder_walk, under
-from tests.publishing import Files, confirm, publish, register, upload
+from tests.publishing import Files, confirm, failed_with, publish, register, upload
 
 BASE = "/api/orgs/lsst/products/pipelines"
 SITE: Files = {
@@ -101,7 +101,7 @@ def test_a_put_url_replayed_after_completion_changes_nothing(product: Keeper) ->
 
 def test_a_put_while_the_build_is_confirmed_is_refused(product: Keeper) -> None:
     build = register(product.client, BASE, product.auth(), SITE)
-    set_status(product, build["id"], BuildStatus.uploaded)
+    set_status(product, build["id"], BuildStatus.processing)
 
     response = product.client.put(
         url_of(build, "index.html"), content=SITE["index.html"]
@@ -113,8 +113,7 @@ def test_a_put_while_the_build_is_confirmed_is_refused(product: Keeper) -> None:
 
 def test_a_failed_build_takes_uploads_again(product: Keeper) -> None:
     build = register(product.client, BASE, product.auth(), SITE)
-    failed = confirm(product.client, BASE, product.auth(), build["id"])
-    assert failed.status_code == 422
+    failed_with(confirm(product.client, BASE, product.auth(), build["id"]))
 
     upload(product.client, build, SITE)
 

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.edge.nginx import running_nginx
+from tests.edge.varnish import running_varnish
 from tests.publishing import create_lsst_pipelines, publish, site
 from tests.served import ServedKeeper, keeper_binary, served_keeper
 from tests.servers import eventually, free_port
@@ -36,11 +40,44 @@ def agent(keeper: ServedKeeper, token: str, edge: int, *args: str) -> list[str]:
     ]
 
 
-def test_an_agent_keeps_nginx_on_what_keeper_publishes(tmp_path: Path) -> None:
-    out = tmp_path / "agent-nginx"
+def varnish_instance(out: Path) -> Path:
+    """The varnishd instance name beside ``out``: how the agent's reload
+    finds this varnishd."""
+    return out.parent / "varnishd"
+
+
+@contextmanager
+def varnish_server(out: Path, port: int) -> Iterator[None]:
+    with running_varnish(out, port, varnish_instance(out)):
+        yield
+
+
+#: target -> (the edge's settings, given its folder; how to run its server).
+SERVERS: dict[
+    str,
+    tuple[
+        Callable[[Path], dict[str, str]],
+        Callable[[Path, int], AbstractContextManager[None]],
+    ],
+] = {
+    "nginx": (lambda out: {}, running_nginx),
+    "varnish": (
+        lambda out: {"varnish_name": str(varnish_instance(out))},
+        varnish_server,
+    ),
+}
+
+
+@pytest.mark.parametrize("target", sorted(SERVERS))
+def test_an_agent_keeps_its_server_on_what_keeper_publishes(
+    tmp_path: Path, target: str
+) -> None:
+    settings, serve = SERVERS[target]
+    out = tmp_path / f"agent-{target}"
     port = free_port()
     # nginx reads a filesystem store's objects where keeper stores them (on
-    # this one machine); elsewhere it would read them from S3.
+    # this one machine; elsewhere it would read them from S3), Varnish
+    # through keeper's origin route.
     env = {"KEEPER_STORAGE_URL": f"file://{tmp_path / 'storage'}"}
     with served_keeper(tmp_path / "keeper", env) as keeper:
         client, auth = keeper.client, keeper.auth()
@@ -48,7 +85,12 @@ def test_an_agent_keeps_nginx_on_what_keeper_publishes(tmp_path: Path) -> None:
         r = client.post(
             EDGES,
             headers=auth,
-            json={"target": "nginx", "listen": f"127.0.0.1:{port}", "out": str(out)},
+            json={
+                "target": target,
+                "listen": f"127.0.0.1:{port}",
+                "out": str(out),
+                "settings": settings(out),
+            },
         )
         assert r.status_code == 201, r.text
         edge = r.json()["id"]
@@ -75,6 +117,7 @@ def test_an_agent_keeps_nginx_on_what_keeper_publishes(tmp_path: Path) -> None:
         )
         assert wrong.returncode != 0 and str(out) in wrong.stderr
 
+        # The first files, before the server that loads them starts.
         first = subprocess.run(
             agent(keeper, token, edge, "--once"),
             capture_output=True,
@@ -82,7 +125,7 @@ def test_an_agent_keeps_nginx_on_what_keeper_publishes(tmp_path: Path) -> None:
             env=dict(os.environ),
         )
         assert first.returncode == 0, first.stderr
-        assert (out / "nginx.conf").exists()
+        assert any(out.iterdir())
 
         log = (tmp_path / "agent.log").open("wb")
         running = subprocess.Popen(
@@ -92,7 +135,7 @@ def test_an_agent_keeps_nginx_on_what_keeper_publishes(tmp_path: Path) -> None:
             env=dict(os.environ),
         )
         try:
-            with running_nginx(out, port):
+            with serve(out, port):
                 reader = httpx.Client(
                     base_url=f"http://127.0.0.1:{port}",
                     headers={"Host": "pipelines.lsst.io"},
@@ -104,7 +147,8 @@ def test_an_agent_keeps_nginx_on_what_keeper_publishes(tmp_path: Path) -> None:
                         main = client.get(f"{BASE}/editions/__main").json()
                         return bool(main["publish_status"] == "published")
 
-                    # Published only once the agent reported what nginx has.
+                    # Published only once the agent reported what its
+                    # server has.
                     eventually(published)
                     main = client.get(f"{BASE}/editions/__main").json()
                     assert main["build_id"] == build["id"]

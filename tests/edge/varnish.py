@@ -20,9 +20,6 @@ def varnish_edge(demo: Demo, workdir: Path) -> Iterator[tuple[str, int]]:
     The render names the instance (``-n``) so that keeper's publishes
     reload this varnishd, and nothing else.
     """
-    binary = find_executable("varnishd")
-    if binary is None or shutil.which("varnishadm") is None:
-        skip_or_fail("varnishd is not installed (apt-get install varnish)")
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     conf = workdir / "vcl"
@@ -42,6 +39,18 @@ def varnish_edge(demo: Demo, workdir: Path) -> Iterator[tuple[str, int]]:
         f"varnish_name={instance}",
     )
     assert rendered.returncode == 0, rendered.stdout + rendered.stderr
+    with running_varnish(conf, port, instance):
+        yield "127.0.0.1", port
+
+
+@contextmanager
+def running_varnish(conf: Path, port: int, instance: Path) -> Iterator[None]:
+    """varnishd (instance ``instance``, the name keeper's reloads use) on
+    the VCL rendered into ``conf``, listening on ``port``, until the
+    ``with`` block ends."""
+    binary = find_executable("varnishd")
+    if binary is None or shutil.which("varnishadm") is None:
+        skip_or_fail("varnishd is not installed (apt-get install varnish)")
     command = [
         binary,
         "-F",
@@ -60,4 +69,4 @@ def varnish_edge(demo: Demo, workdir: Path) -> Iterator[tuple[str, int]]:
         # private temporary folders.
         command += ["-j", "none"]
     with running_server(command, f"http://127.0.0.1:{port}/", name="varnishd"):
-        yield "127.0.0.1", port
+        yield

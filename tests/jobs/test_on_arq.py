@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.publishing import create_lsst_pipelines, publish, site
+from tests.publishing import create_lsst_pipelines, publish, register, site, upload
 from tests.served import ServedKeeper, keeper_binary, served_keeper
 from tests.servers import eventually
 
@@ -51,7 +51,13 @@ def test_serve_queues_and_the_worker_runs(tmp_path: Path, redis_url: str) -> Non
     with served_keeper(tmp_path, env, settle=False) as keeper:
         client, auth = keeper.client, keeper.auth()
         create_lsst_pipelines(client, auth)
-        first = publish(client, BASE, auth, site("first"))
+        files = site("first")
+        first = register(client, BASE, auth, files)
+        upload(client, first, files)
+        confirmed = client.patch(
+            f"{BASE}/builds/{first['id']}", headers=auth, json={"status": "uploaded"}
+        )
+        assert confirmed.status_code == 202, confirmed.text
 
         def queued() -> list[dict[str, object]]:
             r = client.get(JOBS, headers=auth, params={"status": "queued"})
@@ -61,7 +67,9 @@ def test_serve_queues_and_the_worker_runs(tmp_path: Path, redis_url: str) -> Non
 
         # No worker yet: the jobs wait in the table; serve runs none.
         time.sleep(1.5)
-        assert {j["kind"] for j in queued()} == {"render_pages"}
+        assert {j["kind"] for j in queued()} == {"render_pages", "verify_build"}
+        shown = client.get(f"{BASE}/builds/{first['id']}").json()
+        assert shown["status"] == "processing"
         assert client.get("/v/", headers=SITE).status_code == 404
 
         def shows(build: dict[str, object]) -> bool:
@@ -78,6 +86,7 @@ def test_serve_queues_and_the_worker_runs(tmp_path: Path, redis_url: str) -> Non
             assert process.poll() is None
         log = (keeper.workdir / "worker.log").read_text()
         assert "run_due" in log and "(render_pages product:1) done in" in log
+        assert "(verify_build build:" in log
         assert not queued()
         r = client.get(JOBS, headers=auth, params={"status": "done"})
         assert len(r.json()) >= 2

@@ -5,58 +5,20 @@ the API."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from keeper.app import create_app
-from keeper.db import Job, JobStatus
+from keeper.db import JobStatus
 from keeper.edge.configs import render_edge
-from keeper.jobs.kinds import RENDER_PAGES, UPDATE_EDGES
-from keeper.jobs.runner import JobRunner
+from keeper.jobs.kinds import RENDER_PAGES, UPDATE_EDGES, VERIFY_BUILD
 from keeper.services.lookup import get_org
-from tests.conftest import Keeper, make_settings
-from tests.publishing import create_lsst_pipelines, publish, register, site, upload
-from tests.settled import SettledClient
+from tests.conftest import Keeper
+from tests.jobs.conftest import all_jobs, engine, runner
+from tests.publishing import publish, register, site, upload
 
 BASE = "/api/orgs/lsst/products/pipelines"
 JOBS = "/api/orgs/lsst/jobs"
-
-
-@pytest.fixture
-def k(database_url: str, tmp_path: Path) -> Iterator[Keeper]:
-    settings = make_settings(database_url, f"file://{tmp_path / 'storage'}", tmp_path)
-    # Failing jobs come back fast, and give up after two attempts.
-    settings.job_attempts = 2
-    settings.job_backoff_seconds = 0.01
-    settings.job_backoff_max_seconds = 0.01
-    with SettledClient(create_app(settings)) as client:
-        create_lsst_pipelines(client, {"Authorization": "Bearer " + _token()})
-        yield Keeper(client, settings)
-
-
-def _token() -> str:
-    from tests.conftest import BOOTSTRAP
-
-    return BOOTSTRAP
-
-
-def engine(k: Keeper) -> Engine:
-    found: Engine = k.client.app.state.engine  # type: ignore[attr-defined]
-    return found
-
-
-def runner(k: Keeper) -> JobRunner:
-    found: JobRunner = k.client.app.state.jobs  # type: ignore[attr-defined]
-    return found
-
-
-def all_jobs(k: Keeper) -> list[Job]:
-    with Session(engine(k)) as session:
-        return list(session.exec(select(Job).order_by(Job.id)))  # type: ignore[arg-type]
 
 
 def record_edge(k: Keeper, out_dir: Path) -> None:
@@ -81,9 +43,12 @@ def test_registering_renders_nothing_and_confirming_renders_once(k: Keeper) -> N
     r = k.client.patch(
         f"{BASE}/builds/{build['id']}", headers=k.auth(), json={"status": "uploaded"}
     )
-    assert r.status_code == 200, r.text
+    assert r.status_code == 202, r.text
     new = all_jobs(k)[before:]
-    assert [(j.kind, j.status) for j in new] == [(RENDER_PAGES, JobStatus.done)]
+    assert [(j.kind, j.status) for j in new] == [
+        (VERIFY_BUILD, JobStatus.done),
+        (RENDER_PAGES, JobStatus.done),
+    ]
 
 
 def test_one_upload_updates_each_edge_once(k: Keeper, tmp_path: Path) -> None:
@@ -92,7 +57,7 @@ def test_one_upload_updates_each_edge_once(k: Keeper, tmp_path: Path) -> None:
     before = len(all_jobs(k))
     build = publish(k.client, BASE, k.auth(), site("one"))
     kinds = sorted(j.kind for j in all_jobs(k)[before:])
-    assert kinds == [RENDER_PAGES, UPDATE_EDGES]
+    assert kinds == sorted([VERIFY_BUILD, RENDER_PAGES, UPDATE_EDGES])
     assert all(j.status == JobStatus.done for j in all_jobs(k))
     # __main now names the build on the edge.
     assert build["id"] in sites.read_text()
@@ -198,7 +163,9 @@ def test_an_edition_is_published_once_its_pages_and_edges_show_it(
     r = k.client.patch(
         f"{BASE}/builds/{build['id']}", headers=k.auth(), json={"status": "uploaded"}
     )
-    assert r.status_code == 200, r.text
+    assert r.status_code == 202, r.text
+    assert edition(k)["build_id"] is None  # until the build is verified
+    assert runner(k).run_one()  # the verification
     main = edition(k)
     assert (main["build_id"], main["publish_status"]) == (build["id"], "pending")
     assert main["published_at"] is None

@@ -16,6 +16,7 @@ from keeper.db.engine import make_engine
 from keeper.db.migrate import upgrade
 from keeper.db.types import utcnow
 from keeper.jobs import queue
+from keeper.jobs.handlers import Work
 
 LEASE = timedelta(seconds=60)
 NOW = timedelta(0)
@@ -224,7 +225,7 @@ def test_a_runner_that_stops_mid_job_hands_it_on_at_once(
         Settings(database_url=database_url, secret_key_file=tmp_path / "secret")
     )
     add(engine)
-    first = JobRunner(engine, runtime, handlers={"k": slow}, name="first")
+    first = JobRunner(engine, runtime, work=Work({"k": slow}), name="first")
     first.start()
     try:
         assert started.wait(30)
@@ -260,7 +261,7 @@ def test_a_long_job_keeps_its_lease_while_it_runs(
         job_lease_seconds=1,
     )
     add(engine)
-    first = JobRunner(engine, Runtime.from_settings(settings), handlers={"k": slow})
+    first = JobRunner(engine, Runtime.from_settings(settings), work=Work({"k": slow}))
     first.start()
     try:
         assert started.wait(30)

@@ -22,7 +22,8 @@ from rich.console import Console
 from ltd.admin import register
 from ltd.admin.output import Column, emit_list, emit_record
 from tests.conftest import BOOTSTRAP
-from tests.publishing import publish, site
+from tests.publishing import publish, site, upload
+from tests.publishing import register as register_build
 from tests.served import ServedKeeper
 from tests.servers import free_port
 
@@ -304,6 +305,28 @@ def test_builds_list_show_and_confirm(ltd: Ltd) -> None:
     # Confirming again is idempotent: the build stays complete.
     again = ltd.json("builds", "confirm", new, **where)
     assert again["status"] == "complete"
+
+
+def test_builds_confirm_waits_for_the_verification(ltd: Ltd) -> None:
+    org = new_org(ltd)
+    product = new_product(ltd, org)
+    base = f"/api/orgs/{org}/products/{product}"
+    auth = ltd.keeper.auth()
+    where = {"LTD_ORG": org, "LTD_PRODUCT": product}
+    files = site("c")
+    build = register_build(ltd.keeper.client, base, auth, files)
+    upload(ltd.keeper.client, {"uploads": build["uploads"][1:]}, files)
+
+    # One file never sent: keeper's job fails the build, naming it.
+    failed = ltd("builds", "confirm", build["id"], **where)
+    assert failed.exit_code == 1, failed.output
+    assert f"{build['uploads'][0]['path']} (missing)" in failed.output
+
+    upload(ltd.keeper.client, build, files)
+    done = ltd.json("builds", "confirm", build["id"], **where)
+    assert done["status"] == "complete"
+    main = ltd.api(f"/orgs/{org}/products/{product}/editions/__main").json()
+    assert main["build_id"] == build["id"]
 
 
 # -- deletion ---------------------------------------------------------------

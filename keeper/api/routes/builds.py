@@ -3,14 +3,19 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Query, Request, Response, status
-from sqlmodel import select
 
 from keeper.api.access import PUBLIC, Admin, Uploader
-from keeper.api.deps import PageDep, RuntimeDep, SessionDep, link_next
+from keeper.api.deps import (
+    OrgDep,
+    PageDep,
+    ProductDep,
+    RuntimeDep,
+    SessionDep,
+    link_next,
+)
 from keeper.api.present import build_fields, build_public
 from keeper.api.routing import api_router, max_body
 from keeper.api.schemas import (
-    BuildConfirmed,
     BuildCreate,
     BuildCreated,
     BuildPublic,
@@ -18,18 +23,18 @@ from keeper.api.schemas import (
     UploadInstruction,
     UploadRenewal,
 )
-from keeper.db import Build, BuildStatus
+from keeper.db import BuildStatus
 from keeper.domain.limits import MANIFEST_BODY_BYTES
-from keeper.services.builds.confirm import confirm_build
+from keeper.services.builds.confirm import request_confirmation
 from keeper.services.builds.delete import delete_build
+from keeper.services.builds.listing import list_product_builds
 from keeper.services.builds.register import (
     ManifestEntry,
     Upload,
     register_or_resume,
     renew_uploads,
 )
-from keeper.services.lookup import get_build, get_org, get_product
-from keeper.services.pagination import Page, paginate
+from keeper.services.lookup import get_build
 
 router = api_router(prefix="/orgs/{org}/products/{product}/builds", tags=["builds"])
 
@@ -38,15 +43,13 @@ router = api_router(prefix="/orgs/{org}/products/{product}/builds", tags=["build
     "", status_code=status.HTTP_201_CREATED, openapi_extra=max_body(MANIFEST_BODY_BYTES)
 )
 def create_build(
-    org: str,
-    product: str,
+    o: OrgDep,
+    p: ProductDep,
     body: BuildCreate,
     session: SessionDep,
     runtime: RuntimeDep,
     who: Uploader,
 ) -> BuildCreated:
-    o = get_org(session, org)
-    p = get_product(session, o, product)
     registration = register_or_resume(
         session,
         runtime,
@@ -72,8 +75,8 @@ def create_build(
 
 @router.post("/{build}/uploads")
 def renew_upload_urls(
-    org: str,
-    product: str,
+    o: OrgDep,
+    p: ProductDep,
     build: str,
     body: UploadRenewal,
     session: SessionDep,
@@ -81,8 +84,6 @@ def renew_upload_urls(
     _: Uploader,
 ) -> list[UploadInstruction]:
     """Fresh upload URLs for files of a pending build (the old ones expired)."""
-    o = get_org(session, org)
-    p = get_product(session, o, product)
     uploads = renew_uploads(
         session, runtime, o, p, get_build(session, p, build), body.paths
     )
@@ -103,8 +104,7 @@ def _instructions(uploads: list[Upload]) -> list[UploadInstruction]:
 
 @router.get("", dependencies=[PUBLIC])
 def list_builds(
-    org: str,
-    product: str,
+    p: ProductDep,
     session: SessionDep,
     page: PageDep,
     request: Request,
@@ -112,53 +112,45 @@ def list_builds(
     git_ref: Annotated[str | None, Query(max_length=255)] = None,
     status_: Annotated[BuildStatus | None, Query(alias="status")] = None,
 ) -> list[BuildPublic]:
-    p = get_product(session, get_org(session, org), product)
-    query = select(Build).where(Build.product_id == p.id)
-    if git_ref is not None:
-        query = query.where(Build.git_ref == git_ref)
-    if status_ is not None:
-        query = query.where(Build.status == status_)
-    newest_first = Page(limit=page.limit, after=page.after, newest_first=True)
-    result = paginate(session, query, Build.id, newest_first)
+    result = list_product_builds(session, p, page, git_ref=git_ref, status=status_)
     link_next(request, response, result)
     return [build_public(b) for b in result.items]
 
 
 @router.get("/{build}", dependencies=[PUBLIC])
-def get_build_(org: str, product: str, build: str, session: SessionDep) -> BuildPublic:
-    p = get_product(session, get_org(session, org), product)
+def get_build_(p: ProductDep, build: str, session: SessionDep) -> BuildPublic:
     return build_public(get_build(session, p, build))
 
 
-@router.patch("/{build}")
+@router.patch(
+    "/{build}",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={200: {"model": BuildPublic, "description": "already complete"}},
+)
 def update_build(
-    org: str,
-    product: str,
+    p: ProductDep,
     build: str,
     body: BuildUpdate,
     session: SessionDep,
-    runtime: RuntimeDep,
+    response: Response,
     who: Uploader,
-) -> BuildConfirmed:
-    o = get_org(session, org)
-    p = get_product(session, o, product)
-    confirmed, moved = confirm_build(
-        session, runtime, o, p, get_build(session, p, build), actor=who.label
-    )
-    return BuildConfirmed.model_validate(
-        {**build_fields(confirmed), "editions": [e.slug for e in moved]}
-    )
+) -> BuildPublic:
+    """Confirm that every file is uploaded: 202 with the build
+    ``processing`` once its verification is queued; it becomes ``complete``
+    (editions re-pointed) or ``failed`` (``error`` names the files). A build
+    already complete answers 200."""
+    b = get_build(session, p, build)
+    if not request_confirmation(session, p, b, actor=who.label):
+        response.status_code = status.HTTP_200_OK
+    return build_public(b)
 
 
 @router.delete("/{build}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_build_(
-    org: str,
-    product: str,
+    o: OrgDep,
+    p: ProductDep,
     build: str,
     session: SessionDep,
-    runtime: RuntimeDep,
     _: Admin,
 ) -> None:
-    o = get_org(session, org)
-    p = get_product(session, o, product)
-    delete_build(session, runtime.stores, o, p, get_build(session, p, build))
+    delete_build(session, o, p, get_build(session, p, build))

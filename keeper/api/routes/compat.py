@@ -20,8 +20,9 @@ from keeper.api.compat_schemas import (
     product_self_url,
     root_response,
 )
-from keeper.api.deps import RuntimeDep, SessionDep
+from keeper.api.deps import EngineDep, RuntimeDep, SessionDep
 from keeper.api.routing import api_router
+from keeper.db.types import pk
 from keeper.services.compat.confirm import confirm_compat_build
 from keeper.services.compat.lookup import find_build, product_of, products_of
 from keeper.services.compat.org import compat_org
@@ -96,13 +97,14 @@ def get_build_(build: str, session: SessionDep, runtime: RuntimeDep) -> BuildRes
 def update_build(
     build: str,
     body: BuildPatch,
+    engine: EngineDep,
     session: SessionDep,
     runtime: RuntimeDep,
     caller: CompatUploader,
 ) -> BuildResponse:
     org = compat_org(session, runtime.settings)
-    confirmed, _ = confirm_compat_build(
-        session, runtime, org, find_build(session, org, build), actor=caller.label
-    )
+    found = find_build(session, org, build)
+    session.close()  # no transaction stays open while the build is verified
+    confirmed = confirm_compat_build(engine, runtime, pk(found), actor=caller.label)
     product = product_of(session, confirmed)
     return build_response(runtime.settings, org, product, confirmed)

@@ -10,14 +10,13 @@ from fastapi import Header, Request, Response, status
 from pydantic import BaseModel, Field
 
 from keeper.api.access import Admin, EdgeAgent
-from keeper.api.deps import RowId, RuntimeDep, SessionDep
+from keeper.api.deps import OrgDep, RowId, RuntimeDep, SessionDep
 from keeper.api.routing import api_router
 from keeper.api.schemas import SettingsJson, Strict
 from keeper.db import EdgeConfig
 from keeper.edge.configs import recorded_edges
 from keeper.jobs.publish_status import settle, settle_org
 from keeper.services import edges
-from keeper.services.lookup import get_org
 
 router = api_router(prefix="/orgs/{org}/edges", tags=["edges"])
 
@@ -84,35 +83,33 @@ def _public(edge: EdgeConfig) -> EdgePublic:
 
 
 @router.get("")
-def list_edges(org: str, session: SessionDep, _: Admin) -> list[EdgePublic]:
+def list_edges(row: OrgDep, session: SessionDep, _: Admin) -> list[EdgePublic]:
     """Every recorded edge of the org: rendered by keeper or run by an agent."""
-    return [_public(e) for e in recorded_edges(session, get_org(session, org))]
+    return [_public(e) for e in recorded_edges(session, row)]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_edge(
-    org: str, body: EdgeCreate, session: SessionDep, _: Admin
+    row: OrgDep, body: EdgeCreate, session: SessionDep, _: Admin
 ) -> EdgePublic:
     """Record an edge that ``keeper edge agent`` runs on another host."""
     edge = edges.record_agent_edge(
         session,
-        get_org(session, org),
+        row,
         target_name=body.target,
         listen=body.listen,
         out_dir=body.out,
         settings=body.settings,
     )
-    session.commit()
     return _public(edge)
 
 
 @router.delete("/{edge_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_edge(
-    org: str, edge_id: RowId, session: SessionDep, request: Request, _: Admin
+    row: OrgDep, edge_id: RowId, session: SessionDep, request: Request, _: Admin
 ) -> None:
     """Forget an edge (keeper's or an agent's): nothing is written for it
     any more, and editions no longer wait for it to be published."""
-    row = get_org(session, org)
     edges.forget(session, edges.get_edge(session, row, edge_id))
     session.commit()
     assert row.id is not None
@@ -124,7 +121,7 @@ def delete_edge(
     responses={304: {"description": "unchanged since the ETag given"}},
 )
 def get_edge_config(
-    org: str,
+    row: OrgDep,
     edge_id: RowId,
     session: SessionDep,
     runtime: RuntimeDep,
@@ -134,7 +131,6 @@ def get_edge_config(
 ) -> Any:
     """The edge's files as the org stands now; 304 when they are those of
     the ETag in ``If-None-Match``."""
-    row = get_org(session, org)
     edge = edges.get_edge(session, row, edge_id)
     config = edges.agent_config(session, runtime, row, edge)
     etag = f'"{config.version}"'
@@ -155,7 +151,7 @@ def get_edge_config(
 
 @router.post("/{edge_id}/status", status_code=status.HTTP_204_NO_CONTENT)
 def report_edge_status(
-    org: str,
+    row: OrgDep,
     edge_id: RowId,
     body: AgentReport,
     session: SessionDep,
@@ -164,7 +160,6 @@ def report_edge_status(
 ) -> None:
     """What the agent applied (its editions may now be published), or why
     it could not."""
-    row = get_org(session, org)
     products = edges.report(
         session,
         row,

@@ -9,12 +9,11 @@ from fastapi import Query, Request, Response
 from pydantic import BaseModel
 
 from keeper.api.access import Admin, Reader
-from keeper.api.deps import PageDep, RowId, SessionDep, link_next
+from keeper.api.deps import OrgDep, PageDep, RowId, SessionDep, link_next
 from keeper.api.routing import api_router
 from keeper.db import Job, JobStatus
 from keeper.jobs.kinds import JobKind
 from keeper.services import jobs
-from keeper.services.lookup import get_org
 
 router = api_router(prefix="/orgs/{org}/jobs", tags=["jobs"])
 
@@ -52,7 +51,7 @@ def _public(job: Job, slugs: dict[int, str]) -> JobPublic:
 
 @router.get("")
 def list_jobs(
-    org: str,
+    row: OrgDep,
     session: SessionDep,
     _: Reader,
     page: PageDep,
@@ -64,7 +63,6 @@ def list_jobs(
 ) -> list[JobPublic]:
     """The org's jobs, newest first, optionally only those of the given
     statuses, kinds or product."""
-    row = get_org(session, org)
     result = jobs.list_jobs(
         session, row, page, statuses=status or (), kinds=kind or (), product=product
     )
@@ -74,15 +72,14 @@ def list_jobs(
 
 
 @router.get("/{job_id}")
-def get_job(org: str, job_id: RowId, session: SessionDep, _: Reader) -> JobPublic:
-    job = jobs.get_job(session, get_org(session, org), job_id)
+def get_job(row: OrgDep, job_id: RowId, session: SessionDep, _: Reader) -> JobPublic:
+    job = jobs.get_job(session, row, job_id)
     return _public(job, jobs.product_slugs(session, [job]))
 
 
 @router.post("/{job_id}/retry")
-def retry_job(org: str, job_id: RowId, session: SessionDep, _: Admin) -> JobPublic:
+def retry_job(row: OrgDep, job_id: RowId, session: SessionDep, _: Admin) -> JobPublic:
     """Run a failed job again from its first attempt (409 unless failed or
     superseded, or when the same work already waits)."""
-    job = jobs.retry_job(session, jobs.get_job(session, get_org(session, org), job_id))
-    session.commit()
+    job = jobs.retry_job(session, jobs.get_job(session, row, job_id))
     return _public(job, jobs.product_slugs(session, [job]))

@@ -1,19 +1,16 @@
 from __future__ import annotations
 
 from fastapi import Request, Response, status
-from sqlmodel import select
 
 from keeper.api.access import PUBLIC, Admin, Superadmin
-from keeper.api.deps import PageDep, RuntimeDep, SessionDep, link_next
+from keeper.api.deps import OrgDep, PageDep, RuntimeDep, SessionDep, link_next
 from keeper.api.present import org_public
 from keeper.api.routing import api_router
 from keeper.api.schemas import OrgCreate, OrgPublic, OrgUpdate
-from keeper.db import Organization, Role
+from keeper.db import Role
 from keeper.domain.site_domains import api_host
 from keeper.services import orgs
 from keeper.services.errors import Forbidden
-from keeper.services.lookup import get_org
-from keeper.services.pagination import paginate
 
 router = api_router(prefix="/orgs", tags=["organizations"])
 
@@ -30,25 +27,24 @@ def create_org(
 def list_orgs(
     session: SessionDep, page: PageDep, request: Request, response: Response
 ) -> list[OrgPublic]:
-    result = paginate(session, select(Organization), Organization.id, page)
+    result = orgs.list_orgs(session, page)
     link_next(request, response, result)
     return [org_public(o) for o in result.items]
 
 
 @router.get("/{org}", dependencies=[PUBLIC])
-def get_org_(org: str, session: SessionDep) -> OrgPublic:
-    return org_public(get_org(session, org))
+def get_org_(o: OrgDep) -> OrgPublic:
+    return org_public(o)
 
 
 @router.patch("/{org}")
 def update_org(
-    org: str,
+    row: OrgDep,
     body: OrgUpdate,
     session: SessionDep,
     principal: Admin,
     runtime: RuntimeDep,
 ) -> OrgPublic:
-    row = get_org(session, org)
     changes = body.model_dump(exclude_unset=True)
     # Which hosts and which stored objects are the org's is the platform's
     # decision: an org admin who could set base_domain, url_layout or

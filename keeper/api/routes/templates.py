@@ -3,33 +3,32 @@ from __future__ import annotations
 from fastapi import status
 
 from keeper.api.access import PUBLIC, Admin
-from keeper.api.deps import SessionDep
+from keeper.api.deps import OrgDep, SessionDep
 from keeper.api.routing import api_router
 from keeper.api.schemas import TemplatePublic, TemplateSource, TemplateSummary
 from keeper.services import templates
-from keeper.services.lookup import get_org
 
 router = api_router(prefix="/orgs/{org}/templates", tags=["templates"])
 
 
 @router.get("", dependencies=[PUBLIC])
-def list_templates(org: str, session: SessionDep) -> list[TemplateSummary]:
+def list_templates(row: OrgDep, session: SessionDep) -> list[TemplateSummary]:
     """The templates of the pages keeper generates for the org's products
     (the ``/v/`` dashboard, the ``/builds/`` list, the 404 page and the
     layout they share), and which of them the org replaced."""
-    found = templates.list_templates(session, get_org(session, org))
+    found = templates.list_templates(session, row)
     return [TemplateSummary.model_validate(t, from_attributes=True) for t in found]
 
 
 @router.get("/{name}", dependencies=[PUBLIC])
-def get_template(org: str, name: str, session: SessionDep) -> TemplatePublic:
-    found = templates.get_template(session, get_org(session, org), name)
+def get_template(row: OrgDep, name: str, session: SessionDep) -> TemplatePublic:
+    found = templates.get_template(session, row, name)
     return TemplatePublic.model_validate(found, from_attributes=True)
 
 
 @router.put("/{name}")
 def set_template(
-    org: str,
+    row: OrgDep,
     name: str,
     body: TemplateSource,
     session: SessionDep,
@@ -38,13 +37,11 @@ def set_template(
     """Replace one template (Jinja2, rendered in a sandbox). It must render
     a sample product without error; every product's pages are then
     rendered again."""
-    row = get_org(session, org)
     found = templates.set_template(session, row, name, body.source)
     return TemplatePublic.model_validate(found, from_attributes=True)
 
 
 @router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
-def reset_template(org: str, name: str, session: SessionDep, _: Admin) -> None:
+def reset_template(row: OrgDep, name: str, session: SessionDep, _: Admin) -> None:
     """Go back to keeper's own template."""
-    row = get_org(session, org)
     templates.reset_template(session, row, name)

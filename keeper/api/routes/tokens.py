@@ -6,14 +6,13 @@ from fastapi import Request, Response, status
 from pydantic import BaseModel
 
 from keeper.api.access import Admin
-from keeper.api.deps import PageDep, RowId, SessionDep, link_next
+from keeper.api.deps import OrgDep, PageDep, RowId, SessionDep, link_next
 from keeper.api.routing import api_router
 from keeper.api.schemas import TokenCreate
 from keeper.db import Role, Token
 from keeper.services import tokens
 from keeper.services.auth import create_token
 from keeper.services.errors import Forbidden
-from keeper.services.lookup import get_org
 
 router = api_router(prefix="/orgs/{org}/tokens", tags=["tokens"])
 
@@ -43,21 +42,19 @@ def _public(token: Token) -> TokenPublic:
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_org_token(
-    org: str, body: TokenCreate, session: SessionDep, _: Admin
+    row: OrgDep, body: TokenCreate, session: SessionDep, _: Admin
 ) -> TokenCreated:
-    row = get_org(session, org)
     if body.role is Role.superadmin:
         raise Forbidden("superadmin tokens are made with 'keeper token create'")
     token, secret = create_token(
         session, role=body.role, org=row, name=body.name, expires=body.expires
     )
-    session.commit()
     return TokenCreated(token=secret, **_public(token).model_dump())
 
 
 @router.get("")
 def list_org_tokens(
-    org: str,
+    row: OrgDep,
     session: SessionDep,
     _: Admin,
     page: PageDep,
@@ -65,7 +62,6 @@ def list_org_tokens(
     response: Response,
 ) -> list[TokenPublic]:
     """The org's tokens, oldest first; for its admins."""
-    row = get_org(session, org)
     result = tokens.list_tokens(session, row, page)
     link_next(request, response, result)
     return [_public(t) for t in result.items]
@@ -73,11 +69,10 @@ def list_org_tokens(
 
 @router.delete("/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
 def revoke_org_token(
-    org: str,
+    row: OrgDep,
     token_id: RowId,
     session: SessionDep,
     _: Admin,
 ) -> None:
     """Revoke a token: refused from the next request on, everywhere."""
-    row = get_org(session, org)
     tokens.revoke_token(session, row, token_id)

@@ -19,6 +19,7 @@ from keeper.services.put_uploads import (
     BodyTooLarge,
     GrantedBody,
     check_declared_length,
+    store_granted,
 )
 from keeper.services.upload_grants import writable_store
 
@@ -45,12 +46,7 @@ async def put_object(
         async for chunk in request.stream():
             body.write(chunk)
         data = body.verified()
-        # Again: the build may have been confirmed while the body arrived.
-        store = await run_in_threadpool(writable_store, session, runtime, **where)
-        # The manifest's type, whatever the request said.
-        await run_in_threadpool(
-            store.put, grant.key, data, content_type=grant.content_type
-        )
+        await run_in_threadpool(store_granted, session, runtime, grant, data)
 
 
 @router.post(

@@ -1,4 +1,4 @@
-"""Deleting a build and its objects."""
+"""Deleting a build; its objects go by a job once it is committed."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from sqlmodel import Session, col, select
 from keeper.db import Build, BuildFile, Edition, Organization, Product
 from keeper.jobs.follow import product_changed
 from keeper.services.errors import Conflict
-from keeper.services.stores import StoreProvider, build_prefix, staging_prefix
+from keeper.services.removal import remove_objects
+from keeper.services.stores import build_prefix, staging_prefix
 
 
 def delete_build(
     session: Session,
-    stores: StoreProvider,
     org: Organization,
     product: Product,
     build: Build,
@@ -29,9 +29,9 @@ def delete_build(
     session.execute(delete(BuildFile).where(col(BuildFile.build_id) == build.id))
     session.delete(build)
     product_changed(session, product)
-    session.commit()
-    store = stores.for_org(org)
-    store.delete_prefix(build_prefix(product, build))
-    # Its upload URLs may still write here until they expire; the next
-    # confirmation of the product sweeps what they leave.
-    store.delete_prefix(staging_prefix(product, build))
+    # Its upload URLs may still write to staging until they expire; the
+    # next confirmation of the product sweeps what they leave.
+    remove_objects(
+        session, org, build_prefix(product, build), staging_prefix(product, build)
+    )
+    session.flush()

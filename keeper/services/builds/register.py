@@ -170,7 +170,9 @@ def register_build(
     store = runtime.stores.for_org(org)
     prefix = build_prefix(product, public_id)
     sources = _reusable_sources(session, product, manifest)
-    # Copying is slow: no transaction stays open meanwhile.
+    # Copying is slow: no transaction stays open meanwhile. Nothing is
+    # written yet, so this only ends the read (issue 13's content-addressed
+    # builds remove the copying, and this with it).
     session.commit()
     committed = False
     try:
@@ -213,7 +215,7 @@ def register_build(
             session.execute(insert(BuildFile), [row(e) for e in manifest])
         wanted = [e for e in manifest if e.path not in reused]
         uploads = _uploads(runtime, org, product, build, wanted)
-        session.commit()
+        session.flush()
         committed = True
     finally:
         if not committed:

@@ -70,9 +70,10 @@ def discard(store: ObjectStore, product: Product, build: Build | str) -> None:
     store.delete_prefix(staging_prefix(product, build))
 
 
-def sweep(session: Session, store: ObjectStore, product: Product) -> None:
-    """Remove the staging folders of the product's builds that take no more
-    uploads: complete, or gone.
+def leftovers(session: Session, store: ObjectStore, product: Product) -> list[str]:
+    """The builds whose staging folders can go (pass them to
+    :func:`discard_all` once the transaction has ended): those of builds
+    that take no more uploads, complete or gone.
 
     Keeper refuses its own URLs once a build is confirmed, but an S3
     presigned URL works until it expires, and what it writes after the
@@ -84,7 +85,7 @@ def sweep(session: Session, store: ObjectStore, product: Product) -> None:
     found = {info.key[len(root) :].partition("/")[0] for info in store.list(root)}
     found.discard("")
     if not found:
-        return
+        return []
     ids = sorted(found)
     live: set[str] = set()
     for i in range(0, len(ids), _LOOKUP_CHUNK):
@@ -97,7 +98,14 @@ def sweep(session: Session, store: ObjectStore, product: Product) -> None:
                 )
             ).all()
         )
-    for public_id in sorted(found - live):
+    return sorted(found - live)
+
+
+def discard_all(
+    store: ObjectStore, product: Product, public_ids: Iterable[str]
+) -> None:
+    root = f"{product.slug}/{STAGING_FOLDER}/"
+    for public_id in public_ids:
         # Best effort: the next confirmation tries again.
         with contextlib.suppress(StorageError):
             store.delete_prefix(f"{root}{public_id}/")

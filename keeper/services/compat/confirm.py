@@ -1,47 +1,62 @@
-"""Confirming a build the LTD Keeper 1.x way (``{"uploaded": true}``)."""
+"""Confirming a build the LTD Keeper 1.x way (``{"uploaded": true}``).
+
+ltd-conveyor 0.8 reads the answer as the outcome, so this confirmation
+runs the ``verify_build`` job's work within the request (in its own short
+transactions, none open while objects are copied) instead of answering
+202. The job is queued too, a little later: should this process die
+mid-way, a runner finishes the build.
+"""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from keeper.db import Build, BuildStatus, Edition, Organization
-from keeper.services.builds import staging
-from keeper.services.builds.confirm import begin_confirmation, confirm_build, fail
+from keeper.db import Build, BuildStatus
+from keeper.services.builds.confirm import fail, request_confirmation
+from keeper.services.builds.verification import finish_confirmation
 from keeper.services.compat.lookup import product_of
-from keeper.services.compat.manifest import LandedRefused, record_landed_manifest
-from keeper.services.compat.register import COMPAT_MARK
-from keeper.services.errors import VerificationFailed
+from keeper.services.errors import NotFound, VerificationFailed
 from keeper.services.runtime import Runtime
 from keeper.storage import StorageError
 
+#: When the queued job takes over a confirmation this request has not
+#: finished (the request died): well past any request's own run.
+_TAKE_OVER_AFTER = timedelta(minutes=15)
+
 
 def confirm_compat_build(
-    session: Session,
-    runtime: Runtime,
-    org: Organization,
-    build: Build,
-    *,
-    actor: str,
-) -> tuple[Build, list[Edition]]:
-    """Record what landed as the manifest, then confirm as keeper always does
-    (verify every object, run tracking, re-point editions)."""
-    product = product_of(session, build)
-    # Builds registered natively keep the manifest their client declared.
-    if build.status != BuildStatus.complete and (build.ci or {}).get(COMPAT_MARK):
-        # Before reading what landed: from here on keeper's form URLs are
-        # refused, and presigned POSTs land in staging after it was read.
-        begin_confirmation(session, build)
-        store = runtime.stores.for_org(org)
-        try:
-            landed = record_landed_manifest(session, store, product, build)
-        except LandedRefused as exc:
-            staging.discard(store, product, build)
-            fail(session, build, str(exc))
-            raise VerificationFailed(str(exc)) from exc
-        except StorageError as exc:
-            fail(session, build, f"object storage failed while confirming: {exc}")
-            raise
-        if not landed:
-            fail(session, build, "nothing was uploaded: the build's folder is empty")
-            raise VerificationFailed(build.error or "")
-    return confirm_build(session, runtime, org, product, build, actor=actor)
+    engine: Engine, runtime: Runtime, build_id: int, *, actor: str
+) -> Build:
+    """Record what landed as the manifest (for builds registered the 1.x
+    way), then verify, complete and re-point editions as keeper always
+    does; returns the complete build, or raises naming what is wrong."""
+    with Session(engine, expire_on_commit=False) as session:
+        build = session.get(Build, build_id)
+        if build is None:
+            raise NotFound("build not found")
+        request_confirmation(
+            session,
+            product_of(session, build),
+            build,
+            actor=actor,
+            not_before=_TAKE_OVER_AFTER,
+        )
+        session.commit()
+    try:
+        outcome = finish_confirmation(engine, runtime, build_id, actor=actor)
+    except StorageError as exc:
+        with Session(engine) as session:
+            build = session.get(Build, build_id)
+            if build is not None and build.status == BuildStatus.processing:
+                fail(session, build, f"object storage failed while confirming: {exc}")
+                session.commit()
+        raise
+    build = outcome.build
+    if build is None:
+        raise NotFound("build not found")
+    if build.status == BuildStatus.failed:
+        raise VerificationFailed(build.error or "verification failed")
+    return build

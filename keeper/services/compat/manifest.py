@@ -130,7 +130,7 @@ def record_landed_manifest(
     build.file_count = len(landed)
     build.total_size = sum(f.size for f in landed)
     session.add(build)
-    session.commit()
+    session.flush()
     return landed
 
 

@@ -1,0 +1,23 @@
+"""Every kind of job keeper runs, and its code.
+
+Publishing (pages, edges) lives in :mod:`keeper.jobs`; verifying a build
+is a use case, so its job's code lives with the build services. Every
+runner, in ``keeper serve``, ``keeper worker`` or ``keeper jobs run``,
+runs this.
+"""
+
+from __future__ import annotations
+
+from keeper.jobs.handlers import PUBLISHING, Work
+from keeper.jobs.kinds import DELETE_OBJECTS, VERIFY_BUILD
+from keeper.services import removal
+from keeper.services.builds import verification
+
+WORK = Work(
+    handlers={
+        **PUBLISHING.handlers,
+        VERIFY_BUILD: verification.run,
+        DELETE_OBJECTS: removal.run,
+    },
+    gave_up={**PUBLISHING.gave_up, VERIFY_BUILD: verification.gave_up},
+)

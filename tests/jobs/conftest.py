@@ -1,0 +1,44 @@
+"""A keeper whose jobs run in its own runner, and ways to look at them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from keeper.app import create_app
+from keeper.db import Job
+from keeper.jobs.runner import JobRunner
+from tests.conftest import BOOTSTRAP, Keeper, make_settings
+from tests.publishing import create_lsst_pipelines
+from tests.settled import SettledClient
+
+
+@pytest.fixture
+def k(database_url: str, tmp_path: Path) -> Iterator[Keeper]:
+    settings = make_settings(database_url, f"file://{tmp_path / 'storage'}", tmp_path)
+    # Failing jobs come back fast, and give up after two attempts.
+    settings.job_attempts = 2
+    settings.job_backoff_seconds = 0.01
+    settings.job_backoff_max_seconds = 0.01
+    with SettledClient(create_app(settings)) as client:
+        create_lsst_pipelines(client, {"Authorization": "Bearer " + BOOTSTRAP})
+        yield Keeper(client, settings)
+
+
+def engine(k: Keeper) -> Engine:
+    found: Engine = k.client.app.state.engine  # type: ignore[attr-defined]
+    return found
+
+
+def runner(k: Keeper) -> JobRunner:
+    found: JobRunner = k.client.app.state.jobs  # type: ignore[attr-defined]
+    return found
+
+
+def all_jobs(k: Keeper) -> list[Job]:
+    with Session(engine(k)) as session:
+        return list(session.exec(select(Job).order_by(Job.id)))  # type: ignore[arg-type]
