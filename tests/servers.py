@@ -165,12 +165,20 @@ def running_server(
             _wait_until_answers(process, url, name=name, timeout=timeout, log=log)
             yield process
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process, within=10)
+
+
+def stop_process(
+    process: subprocess.Popen[bytes] | subprocess.Popen[str], within: float = 30
+) -> None:
+    """SIGTERM, and SIGKILL if it has not exited ``within`` seconds."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=within)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def _wait_until_answers(

@@ -33,6 +33,7 @@ from tests.servers import (
     free_port,
     rclone_s3_server,
     running_server,
+    stop_process,
 )
 
 PRODUCTS = [f"p{i}" for i in range(5)]
@@ -145,7 +146,7 @@ def test_replicas_workers_and_an_agent_publish_twenty_uploads(
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-            stack.callback(_stop, worker)
+            stack.callback(stop_process, worker)
             workers.append(worker)
         client = stack.enter_context(httpx.Client(base_url=api, timeout=60))
 
@@ -187,7 +188,7 @@ def test_replicas_workers_and_an_agent_publish_twenty_uploads(
         running_agent = subprocess.Popen(
             [*agent, "--interval", "0.2"], stdout=agent_log, stderr=subprocess.STDOUT
         )
-        stack.callback(_stop, running_agent)
+        stack.callback(stop_process, running_agent)
 
         # 20 uploads at once, each waiting until its editions are published
         # on the agent's edge.
@@ -321,12 +322,3 @@ def _running_job(
                 return int(job["id"]), int(match.group(1))
         time.sleep(0.05)
     raise AssertionError("no job was seen running on a worker")
-
-
-def _stop(process: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
