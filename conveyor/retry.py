@@ -6,11 +6,11 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, Self
 
 import httpx
+
+from keeper.domain.retry_after import retry_after
 
 
 @dataclass
@@ -27,22 +27,6 @@ class Backoff:
         delay = min(self.cap, self.base * 2**self.attempt)
         self.attempt += 1
         return random.uniform(0, delay)
-
-
-def retry_after(headers: Mapping[str, str], *, cap: float = 30.0) -> float | None:
-    """Seconds a 429/503 asks us to wait, if its headers say."""
-    value = headers.get("Retry-After") or headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return min(cap, max(0.0, float(value)))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return min(cap, max(0.0, (when - datetime.now(UTC)).total_seconds()))
 
 
 def request_with_retries(

@@ -12,15 +12,24 @@ status and Fastly's own message.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
 import httpx
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+from tenacity.wait import wait_base
 
-from conveyor.retry import Backoff, ClosingClient, request_with_retries
 from keeper import __version__
+from keeper.domain.retry_after import retry_after
 
 DEFAULT_API_URL = "https://api.fastly.com"
 TOKEN_ENV = "FASTLY_API_TOKEN"
@@ -78,21 +87,25 @@ def chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
         yield items[start : start + size]
 
 
-class FastlyClient(ClosingClient):
+#: Exponential backoff with full jitter (0.2 s doubling, at most 10 s).
+DEFAULT_WAIT = wait_random_exponential(multiplier=0.2, max=10)
+
+
+class FastlyClient:
     def __init__(
         self,
         token: str,
         *,
         api_url: str = DEFAULT_API_URL,
         attempts: int = 5,
-        backoff: Callable[[], Backoff] = Backoff,
+        wait: wait_base = DEFAULT_WAIT,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         if not token:
             raise FastlyError(f"no Fastly API token: set {TOKEN_ENV}")
         self.api_url = (api_url or DEFAULT_API_URL).rstrip("/")
         self.attempts = attempts
-        self._backoff = backoff
+        self._wait = wait
         self._http = httpx.Client(
             base_url=self.api_url,
             headers={
@@ -203,24 +216,49 @@ class FastlyClient(ClosingClient):
         params: dict[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
-        response = request_with_retries(
-            self._http,
-            method,
-            path,
-            json=json,
-            params=params,
-            headers=headers,
-            attempts=self.attempts,
-            backoff=self._backoff(),
-            retry_statuses=_RETRY_STATUSES,
-            retry_transport=lambda exc: True,
-            unreachable=lambda exc: FastlyError(
-                f"cannot reach Fastly's API at {self.api_url}: {exc!s}"
-            ),
+        # tenacity: transport errors and 429/5xx are retried; a last
+        # retryable answer is returned for _error to describe.
+        retrying = Retrying(
+            stop=stop_after_attempt(self.attempts),
+            wait=self._wait_for,
+            retry=retry_if_exception_type(httpx.TransportError)
+            | retry_if_result(lambda r: r.status_code in _RETRY_STATUSES),
+            retry_error_callback=lambda state: state.outcome.result(),  # type: ignore[union-attr]
         )
+        try:
+            response: httpx.Response = retrying(
+                self._http.request,
+                method,
+                path,
+                json=json,
+                params=params,
+                headers=headers,
+            )
+        except httpx.TransportError as exc:
+            raise FastlyError(
+                f"cannot reach Fastly's API at {self.api_url}: {exc!s}"
+            ) from exc
         if response.is_success:
             return response
         raise _error(method, path, response)
+
+    def _wait_for(self, state: RetryCallState) -> float:
+        """What a 429/503 asks for (``Retry-After``), else the backoff."""
+        outcome = state.outcome
+        if outcome is not None and not outcome.failed:
+            asked = retry_after(outcome.result().headers)
+            if asked is not None:
+                return asked
+        return float(self._wait(state))
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> FastlyClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _dictionary_path(service_id: str, dictionary_id: str) -> str:

@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from tenacity import wait_random_exponential
+from tenacity.wait import wait_base
 
-from conveyor.retry import Backoff
 from keeper.cdn.fastly import (
     TOKEN_ENV,
     FastlyClient,
@@ -42,8 +43,8 @@ EDITIONS = "DICT-EDITIONS"
 BUILDS = "DICT-BUILDS"
 
 
-def quick() -> Backoff:
-    return Backoff(base=0.01, cap=0.05)
+def quick() -> wait_base:
+    return wait_random_exponential(multiplier=0.01, max=0.05)
 
 
 @pytest.fixture
@@ -54,7 +55,7 @@ def standin() -> Iterator[FastlyStandin]:
 
 @pytest.fixture
 def client(standin: FastlyStandin) -> Iterator[FastlyClient]:
-    with FastlyClient(TOKEN, api_url=standin.url, backoff=quick) as made:
+    with FastlyClient(TOKEN, api_url=standin.url, wait=quick()) as made:
         yield made
 
 
@@ -147,7 +148,7 @@ def test_a_429_waits_as_long_as_retry_after_says(
 def test_retries_end_with_fastlys_message(standin: FastlyStandin) -> None:
     standin.fail_next(503, count=3, msg="backend overloaded")
     with (
-        FastlyClient(TOKEN, api_url=standin.url, attempts=3, backoff=quick) as client,
+        FastlyClient(TOKEN, api_url=standin.url, attempts=3, wait=quick()) as client,
         pytest.raises(FastlyError, match="503: backend overloaded") as caught,
     ):
         client.list_items(SERVICE, EDITIONS)
@@ -181,7 +182,7 @@ def test_an_unknown_dictionary_is_a_clear_error(client: FastlyClient) -> None:
 def test_an_unreachable_api_is_a_clear_error() -> None:
     with (
         FastlyClient(
-            TOKEN, api_url="http://127.0.0.1:9", attempts=2, backoff=quick
+            TOKEN, api_url="http://127.0.0.1:9", attempts=2, wait=quick()
         ) as client,
         pytest.raises(FastlyError, match="cannot reach Fastly's API"),
     ):
