@@ -58,10 +58,19 @@ def run(engine: Engine, runtime: Runtime, job: Job) -> None:
 def gave_up(engine: Engine, job: Job, error: str) -> None:
     """Every attempt failed: the build is failed, with why, rather than
     ``processing`` for ever; confirming it again starts over."""
+    build_id = int((job.payload or {}).get("build_id", 0))
+    fail_if_processing(
+        engine, build_id, f"could not verify the build (job {job.id}): {error}"
+    )
+
+
+def fail_if_processing(engine: Engine, build_id: int, error: str) -> None:
+    """Fail the build with ``error`` unless it left ``processing`` meanwhile
+    (completed by another runner, failed, deleted)."""
     with Session(engine) as session:
-        build = session.get(Build, int((job.payload or {}).get("build_id", 0)))
+        build = session.get(Build, build_id)
         if build is not None and build.status == BuildStatus.processing:
-            fail(session, build, f"could not verify the build (job {job.id}): {error}")
+            fail(session, build, error)
             session.commit()
 
 

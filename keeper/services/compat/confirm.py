@@ -15,8 +15,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from keeper.db import Build, BuildStatus
-from keeper.services.builds.confirm import fail, request_confirmation
-from keeper.services.builds.verification import finish_confirmation
+from keeper.services.builds.confirm import request_confirmation
+from keeper.services.builds.verification import (
+    fail_if_processing,
+    finish_confirmation,
+)
 from keeper.services.compat.lookup import product_of
 from keeper.services.errors import NotFound, VerificationFailed
 from keeper.services.runtime import Runtime
@@ -48,11 +51,9 @@ def confirm_compat_build(
     try:
         outcome = finish_confirmation(engine, runtime, build_id, actor=actor)
     except StorageError as exc:
-        with Session(engine) as session:
-            build = session.get(Build, build_id)
-            if build is not None and build.status == BuildStatus.processing:
-                fail(session, build, f"object storage failed while confirming: {exc}")
-                session.commit()
+        fail_if_processing(
+            engine, build_id, f"object storage failed while confirming: {exc}"
+        )
         raise
     build = outcome.build
     if build is None:
