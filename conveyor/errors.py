@@ -50,3 +50,10 @@ class Rejected(ConveyorError):
     """Keeper refused the request as invalid (HTTP 409 or 422)."""
 
     exit_code = 8
+
+
+class BadPattern(ConveyorError, ValueError):
+    """An ``--exclude`` or ``--include`` glob that cannot be used (empty,
+    too long, malformed, or too many of them)."""
+
+    exit_code = 2

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from conveyor.errors import BadSite
+from conveyor.selection import Selection, SkippedFile, describe_skipped
 from keeper.domain.content_types import content_type_for
 
 #: hashlib releases the GIL on large buffers, so threads hash in parallel.
@@ -42,7 +43,10 @@ class LocalFile:
 @dataclass(frozen=True)
 class Site:
     root: Path
+    #: What is published: the manifest keeper receives.
     files: list[LocalFile]
+    #: What the selection left out (never read, never in the manifest).
+    skipped: tuple[SkippedFile, ...] = ()
 
     @property
     def total_size(self) -> int:
@@ -52,13 +56,18 @@ class Site:
         return {f.path: f for f in self.files}
 
 
-def scan_site(directory: Path | str) -> Site:
-    """Describe every file under ``directory``.
+def scan_site(directory: Path | str, selection: Selection | None = None) -> Site:
+    """Describe every file under ``directory`` that ``selection`` publishes
+    (by default: all but Sphinx's ``.doctrees/`` and ``.buildinfo``; see
+    :mod:`conveyor.selection`); list the rest in :attr:`Site.skipped`.
 
     Symlinks are followed while they stay inside the directory; one that
     leads outside is refused, since publishing would copy whatever it points
-    at (a CI runner's home, a secret) into a public site.
+    at (a CI runner's home, a secret) into a public site. Skipped files are
+    only counted, never read, but these checks apply to them too.
     """
+    if selection is None:
+        selection = Selection.build()
     root = Path(directory)
     if not root.exists():
         raise BadSite(f"{root} does not exist")
@@ -66,16 +75,29 @@ def scan_site(directory: Path | str) -> Site:
         raise BadSite(f"{root} is not a directory")
     real_root = root.resolve()
     found = sorted(_walk(real_root, root, "", frozenset()), key=lambda f: f[0])
-    if not found:
+    published: list[tuple[str, Path]] = []
+    skipped: list[SkippedFile] = []
+    for path, source, size in found:
+        reason = selection.skip_reason(path)
+        if reason is None:
+            published.append((path, source))
+        else:
+            skipped.append(SkippedFile(path, size, reason))
+    if not published:
+        if skipped:
+            raise BadSite(
+                f"{root} has nothing to publish: {describe_skipped(skipped)}; "
+                "is this the built site? (--include publishes a skipped path)"
+            )
         raise BadSite(f"{root} contains no files; is this the built site?")
     with ThreadPoolExecutor(_HASH_WORKERS) as pool:
-        files = list(pool.map(lambda item: _describe(*item), found))
-    return Site(root=root, files=files)
+        files = list(pool.map(lambda item: _describe(*item), published))
+    return Site(root=root, files=files, skipped=tuple(skipped))
 
 
 def _walk(
     real_root: Path, shown: Path, rel: str, ancestors: frozenset[Path]
-) -> Iterator[tuple[str, Path]]:
+) -> Iterator[tuple[str, Path, int]]:
     here = (real_root / rel).resolve() if rel else real_root
     if here in ancestors:
         raise BadSite(f"{shown / rel} is a symlink loop")
@@ -97,13 +119,13 @@ def _walk(
             if not target.exists():
                 raise BadSite(f"{shown / path} is a broken symlink")
         try:
-            mode = os.stat(entry.path).st_mode
+            info = os.stat(entry.path)
         except OSError as exc:
             raise BadSite(f"cannot read {shown / path}: {exc.strerror}") from exc
-        if stat.S_ISDIR(mode):
+        if stat.S_ISDIR(info.st_mode):
             yield from _walk(real_root, shown, path, ancestors)
-        elif stat.S_ISREG(mode):
-            yield path, Path(entry.path)
+        elif stat.S_ISREG(info.st_mode):
+            yield path, Path(entry.path), info.st_size
         else:
             raise BadSite(f"{shown / path} is not a regular file")
 

@@ -10,6 +10,7 @@ from typing import Any
 from conveyor.client import KeeperClient
 from conveyor.errors import UploadFailed
 from conveyor.scan import Site
+from conveyor.selection import SkippedFile, describe_skipped, human_size
 from conveyor.transfer import (
     DEFAULT_CONCURRENCY,
     Instruction,
@@ -43,6 +44,8 @@ class UploadResult:
     resumed: bool = False
     retries: int = 0
     seconds: float = 0.0
+    #: Files of the site that were left out (defaults, --exclude).
+    skipped: tuple[SkippedFile, ...] = ()
 
     @property
     def build_id(self) -> str:
@@ -50,7 +53,7 @@ class UploadResult:
 
     def summary(self) -> str:
         parts = [
-            f"sent {self.files_sent} files ({_human(self.bytes_sent)})",
+            f"sent {self.files_sent} files ({human_size(self.bytes_sent)})",
             f"reused {self.files_reused}",
         ]
         if self.resumed:
@@ -58,7 +61,10 @@ class UploadResult:
         if self.retries:
             parts.append(f"{self.retries} retries")
         parts.append(f"{self.seconds:.1f}s")
-        return f"build {self.build_id}: " + ", ".join(parts)
+        text = f"build {self.build_id}: " + ", ".join(parts)
+        if self.skipped:
+            text += "; " + describe_skipped(self.skipped)
+        return text
 
 
 @dataclass
@@ -121,6 +127,7 @@ def upload_site(
         files_reused=int(created.get("reused", 0)),
         resumed=bool(created.get("resumed", False)),
         retries=stats.retries,
+        skipped=site.skipped,
     )
     if build["status"] == "complete":
         result.editions = editions_showing(client, org, product, build["id"])
@@ -257,13 +264,3 @@ def _wait_published(
         time.sleep(delay)
         delay = min(delay * 2, 2.0)
         editions = editions_showing(client, org, product, build_id)
-
-
-def _human(size: float) -> str:
-    if size < 1000:
-        return f"{size:.0f} B"
-    for unit in ("KB", "MB"):
-        size /= 1000
-        if size < 1000:
-            return f"{size:.1f} {unit}"
-    return f"{size / 1000:.1f} GB"

@@ -10,13 +10,25 @@ import click
 
 from conveyor.ci import detect_ci, skip_requested
 from conveyor.client import KeeperClient
-from conveyor.errors import ConveyorError
+from conveyor.errors import BadPattern, ConveyorError
 from conveyor.scan import scan_site
+from conveyor.selection import DEFAULT_EXCLUDES, Selection, check_patterns
 from conveyor.transfer import DEFAULT_CONCURRENCY
 from conveyor.upload import UploadResult, upload_site
 from ltd.errors import reports_errors
 from ltd.progress import interactive, upload_events
 from ltd.waiting import timeout_option
+
+
+def _patterns(
+    ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+) -> tuple[str, ...]:
+    """Refuse an unusable --exclude / --include as a usage error (exit 2)."""
+    try:
+        check_patterns(value, param.opts[0])
+    except BadPattern as exc:
+        raise click.BadParameter(exc.message, ctx=ctx, param=param) from exc
+    return value
 
 
 @click.command()
@@ -28,6 +40,31 @@ from ltd.waiting import timeout_option
     envvar="LTD_DIR",
     type=click.Path(path_type=Path, file_okay=False),
     help="The built site, e.g. _build/html.",
+)
+@click.option(
+    "--exclude",
+    "excludes",
+    multiple=True,
+    metavar="GLOB",
+    callback=_patterns,
+    help="Do not publish the files GLOB matches (repeatable). GLOBs match "
+    "paths relative to --dir with '/' separators: without a '/' a GLOB "
+    "matches a file or folder name at any depth ('*.map', 'drafts'), with "
+    "one it matches from the top ('api/*.html', '/robots.txt'), and a "
+    "trailing '/' matches folders only ('drafts/'). A matched folder takes "
+    "all it holds. '*' and '?' stay within a name, '**' spans folders. "
+    f"Skipped by default: Sphinx's {' and '.join(DEFAULT_EXCLUDES)}.",
+)
+@click.option(
+    "--include",
+    "includes",
+    multiple=True,
+    metavar="GLOB",
+    callback=_patterns,
+    help="Publish the files GLOB matches even when a default or an "
+    "--exclude skips them (repeatable; an --include always wins, whatever "
+    "the order). It never narrows what is published. --include .doctrees/ "
+    "and --include .buildinfo undo the defaults.",
 )
 @click.option(
     "--git-ref",
@@ -78,6 +115,8 @@ def upload(
     org: str | None,
     product: str | None,
     directory: Path | None,
+    excludes: tuple[str, ...],
+    includes: tuple[str, ...],
     git_ref: str | None,
     alternate_name: str | None,
     host: str | None,
@@ -115,10 +154,11 @@ def upload(
         raise click.UsageError(
             "cannot tell which git ref this site was built from; pass --git-ref"
         )
-    site = scan_site(directory)
+    site = scan_site(directory, Selection.build(excludes, includes))
+    skipped = f" (skipped {len(site.skipped)})" if site.skipped else ""
     click.echo(
         f"scanned {directory}: {len(site.files)} files, "
-        f"{site.total_size / 1e6:.1f} MB; git ref {ref}",
+        f"{site.total_size / 1e6:.1f} MB{skipped}; git ref {ref}",
         err=True,
     )
     bar = interactive() and ci is None if progress is None else progress

@@ -471,3 +471,70 @@ def test_progress_as_a_bar_or_as_log_lines(
     else:
         assert f"uploaded {n}/{n} files" in done.stderr
     assert "verifying" in done.stderr
+
+
+# -- what gets published ------------------------------------------------------
+
+
+def test_sphinx_leftovers_and_excluded_files_are_not_published(
+    shared: Served, tmp_path: Path
+) -> None:
+    site = tmp_path / "html"
+    published = write_site(site, 10, label="selection")
+    leftovers = {
+        ".buildinfo": b"config: 1",
+        ".doctrees/environment.pickle": b"p" * 500,
+        ".doctrees/api/index.doctree": b"d" * 400,
+        "_static/app.js.map": b"m" * 100,
+        "en/_static/app.js.map": b"m" * 100,
+        "drafts/wip.html": b"<p>wip</p>",
+        "en/drafts/more/wip.html": b"<p>wip</p>",
+    }
+    kept = {"_static/keep.js.map": b"k" * 100, "drafts.html": b"<p>not a folder</p>"}
+    for path, data in {**leftovers, **kept}.items():
+        (site / path).parent.mkdir(parents=True, exist_ok=True)
+        (site / path).write_bytes(data)
+    done = shared.upload(
+        site,
+        "--exclude",
+        "*.map",
+        "--exclude",
+        "drafts/",
+        "--include",
+        "_static/keep.js.map",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "(skipped 7); git ref main" in done.stderr
+    assert done.stderr.rstrip().endswith(
+        "; skipped 7 files (1.1 KB): .doctrees/ (2), --exclude '*.map' (2), "
+        "--exclude drafts/ (2), .buildinfo (1)"
+    )
+    build = shared.build(build_id_of(done.stderr))
+    files = {**published, **kept}
+    assert build["file_count"] == len(files)
+    assert build["total_size"] == sum(len(data) for data in files.values())
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--exclude", ""], "Invalid value for '--exclude': empty pattern"),
+        (["--include", "x" * 1025], "is 1025 characters long; at most 1024"),
+        (["--exclude", "drafts\\*"], "separate folders with '/'"),
+        (
+            [arg for i in range(101) for arg in ("--exclude", f"p{i}")],
+            "--exclude was given 101 times; at most 100",
+        ),
+    ],
+    ids=["empty", "too-long", "backslash", "too-many"],
+)
+def test_unusable_patterns_are_usage_errors_and_register_nothing(
+    shared: Served, tmp_path: Path, args: list[str], message: str
+) -> None:
+    write_site(tmp_path / "html", 5)
+    before = shared.client.get(f"{BASE}/builds", params={"limit": 100}).json()
+    done = shared.upload(tmp_path / "html", *args)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr
+    after = shared.client.get(f"{BASE}/builds", params={"limit": 100}).json()
+    assert after == before
