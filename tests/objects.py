@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -50,3 +51,20 @@ def bucket_walk(endpoint: S3Endpoint, bucket: str) -> Walk:
 def under(objects: Objects, prefix: str) -> Objects:
     """The objects under ``prefix``, keyed relative to it."""
     return {k[len(prefix) :]: v for k, v in objects.items() if k.startswith(prefix)}
+
+
+def read_build(read: Callable[[str], bytes], product: str, build: str) -> Objects:
+    """A build's files as keeper stores them, path -> bytes: through its
+    manifest object, each file's content-addressed object. ``product`` is
+    the product's key prefix (``lsst/pipelines``); ``read`` reads a key."""
+    manifest = json.loads(read(f"{product}/_manifests/{build}.json"))
+    assert manifest["build"] == build
+    return {
+        f["path"]: read(f"{product}/_objects/{f['sha256'][:2]}/{f['sha256']}")
+        for f in manifest["files"]
+    }
+
+
+def build_in(objects: Objects, product: str, build: str) -> Objects:
+    """:func:`read_build` over a walk's result."""
+    return read_build(objects.__getitem__, product, build)

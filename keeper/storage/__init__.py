@@ -1,6 +1,7 @@
 """Object storage for builds and generated metadata: S3 or a local folder."""
 
 from .base import (
+    ContentMismatch,
     InvalidKey,
     ObjectInfo,
     ObjectNotFound,
@@ -17,6 +18,7 @@ from .filesystem import FilesystemStore
 from .s3 import S3Store
 
 __all__ = [
+    "ContentMismatch",
     "FilesystemStore",
     "InvalidKey",
     "ObjectInfo",

@@ -25,6 +25,17 @@ class ObjectNotFound(StorageError):
         self.key = key
 
 
+class ContentMismatch(StorageError):
+    """An object's bytes do not hash to what they were expected to."""
+
+    def __init__(self, key: str, sha256: str, size: int | None = None) -> None:
+        super().__init__(f"{key!r} does not hash to sha256 {sha256}")
+        self.key = key
+        self.sha256 = sha256
+        #: How many bytes were hashed, when known.
+        self.size = size
+
+
 class InvalidKey(StorageError, ValueError):
     """A key that could escape its root or cannot be stored."""
 
@@ -161,6 +172,18 @@ class ObjectStore(Protocol):
 
         With ``content_type`` the copy is stored with that type (where the
         store keeps types at all) rather than the source's.
+        """
+        ...
+
+    def copy_verified(
+        self, src: str, dst: str, *, sha256: str, content_type: str | None = None
+    ) -> None:
+        """Copy ``src`` to ``dst`` only if its bytes hash to ``sha256``, and
+        copy exactly the bytes that were hashed, even if ``src`` is being
+        replaced meanwhile (a leaked upload URL still writing to it).
+
+        Raises :class:`ContentMismatch` (``dst`` untouched) or
+        :class:`ObjectNotFound` for a missing ``src``.
         """
         ...
 

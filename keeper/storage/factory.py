@@ -151,6 +151,17 @@ class PrefixedStore:
                 self._inner(src), self._inner(dst), content_type=content_type
             )
 
+    def copy_verified(
+        self, src: str, dst: str, *, sha256: str, content_type: str | None = None
+    ) -> None:
+        with self._outer_errors():
+            self.store.copy_verified(
+                self._inner(src),
+                self._inner(dst),
+                sha256=sha256,
+                content_type=content_type,
+            )
+
     def delete(self, key: str) -> None:
         self.store.delete(self._inner(key))
 

@@ -18,6 +18,7 @@ from keeper.domain.paths import RESERVED_PREFIX
 
 from .base import (
     CHUNK_SIZE,
+    ContentMismatch,
     InvalidKey,
     ObjectInfo,
     ObjectNotFound,
@@ -103,6 +104,42 @@ class FilesystemStore:
                 raise _write_error(dst, exc) from exc
 
         self._replace_via_temp(dst, dst_path, link_or_copy)
+
+    def copy_verified(
+        self, src: str, dst: str, *, sha256: str, content_type: str | None = None
+    ) -> None:
+        src_path = self._path(src)
+        dst_path = self._path(dst)
+        if not _is_file(src_path):
+            raise ObjectNotFound(src)
+        self._make_parent(dst, dst_path)
+
+        def link_and_hash(tmp: Path) -> None:
+            # The temp name holds the inode as it is now: a later upload
+            # replaces the source's name with a new inode, never these bytes.
+            try:
+                os.link(src_path, tmp)
+            except FileNotFoundError as exc:
+                raise ObjectNotFound(src) from exc
+            except OSError:
+                try:
+                    shutil.copyfile(src_path, tmp)
+                except FileNotFoundError as exc:
+                    raise ObjectNotFound(src) from exc
+                except OSError as exc:
+                    raise _write_error(dst, exc) from exc
+            digest = hashlib.sha256()
+            size = 0
+            with tmp.open("rb") as handle:
+                while chunk := handle.read(CHUNK_SIZE):
+                    digest.update(chunk)
+                    size += len(chunk)
+            if digest.hexdigest() != sha256:
+                raise ContentMismatch(src, sha256, size)
+            # Placed now, whenever it was uploaded: its age is the object's.
+            os.utime(tmp)
+
+        self._replace_via_temp(dst, dst_path, link_and_hash)
 
     def delete(self, key: str) -> None:
         path = self._path(key)

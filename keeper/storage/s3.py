@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import mimetypes
 from collections.abc import Iterator, Sequence
@@ -15,6 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .base import (
     CHUNK_SIZE,
+    ContentMismatch,
     ObjectInfo,
     ObjectNotFound,
     PostTarget,
@@ -142,6 +144,43 @@ class S3Store:
             self.client.copy_object(
                 Bucket=self.bucket, Key=self._full(dst), CopySource=source, **metadata
             )
+
+    def copy_verified(
+        self, src: str, dst: str, *, sha256: str, content_type: str | None = None
+    ) -> None:
+        full = self._full(src)
+        with self._errors("copy", src):
+            response = self.client.get_object(Bucket=self.bucket, Key=full)
+        etag = response.get("ETag")
+        digest = hashlib.sha256()
+        size = 0
+        for chunk in self._stream(src, response["Body"]):
+            digest.update(chunk)
+            size += len(chunk)
+        if digest.hexdigest() != sha256 or not etag:
+            raise ContentMismatch(src, sha256, size)
+        # Copy the version that was hashed, not whatever replaced it since.
+        metadata: dict[str, str] = {"MetadataDirective": "COPY"}
+        if content_type is not None:
+            metadata = {"MetadataDirective": "REPLACE", "ContentType": content_type}
+        try:
+            with self._errors("copy", src):
+                copied = self.client.copy_object(
+                    Bucket=self.bucket,
+                    Key=self._full(dst),
+                    CopySource={"Bucket": self.bucket, "Key": full},
+                    CopySourceIfMatch=etag,
+                    **metadata,
+                )
+        except StorageError as exc:
+            if _code(exc.__cause__) == "PreconditionFailed":
+                raise ContentMismatch(src, sha256) from exc
+            raise
+        # A server that ignores the condition still says what it copied.
+        if copied.get("CopyObjectResult", {}).get("ETag", etag) != etag:
+            with contextlib.suppress(StorageError):
+                self.delete(dst)
+            raise ContentMismatch(src, sha256)
 
     def delete(self, key: str) -> None:
         with self._errors("delete", key):
