@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from keeper import __version__
 from keeper.config import get_settings
@@ -20,9 +20,10 @@ from keeper.edge.configs import forget_edge, recorded_edges, render_edge
 from keeper.edge.render import TARGET_NAMES, target
 from keeper.jobs.runner import JobRunner
 from keeper.pages.publish import write_all_pages
+from keeper.services import gc, storage_migration, tokens
 from keeper.services import jobs as job_service
-from keeper.services import tokens
 from keeper.services.auth import create_token
+from keeper.services.builds.materialize import materialize_org
 from keeper.services.errors import KeeperError
 from keeper.services.lookup import get_org
 from keeper.services.runtime import Runtime
@@ -154,12 +155,17 @@ def edge_render(
     """Write an edge configuration; every later publish keeps it current."""
     settings = get_settings()
     pairs = _options(options)
-    with database() as (_, session):
+    runtime = Runtime.from_settings(settings)
+    with database() as (engine, session):
         try:
             org = get_org(session, org_slug)
+            session.commit()  # nothing slow runs inside a transaction
+            # The edge reads builds as plain files: make those published
+            # so far so before it is first written.
+            materialize_org(engine, runtime, org)
             _, ctx = render_edge(
                 session,
-                Runtime.from_settings(settings),
+                runtime,
                 org,
                 target_name=target_name,
                 listen=listen,
@@ -258,7 +264,7 @@ def edge_agent(
     )
     try:
         if once:
-            agent.sync()
+            agent.sync_when_ready()
         else:
             agent.run()
     except AgentError as exc:
@@ -322,6 +328,94 @@ def pages_refresh(org_slug: str | None) -> None:
     click.echo(f"wrote the pages of {done} of {len(ids)} product(s)")
     if done < len(ids):
         raise click.ClickException("some products failed; see the log above")
+
+
+@main.command("gc")
+@click.option("--org", "org_slug", help="Only this organization's products.")
+@click.option(
+    "--dry-run", is_flag=True, help="Say what would be removed; remove nothing."
+)
+def gc_command(org_slug: str | None, dry_run: bool) -> None:
+    """Expire abandoned builds and delete the objects no build references
+    (after the grace period, KEEPER_GC_GRACE_SECONDS). Keeper also does this
+    by itself, as a job, after builds are registered or deleted."""
+    runtime = Runtime.from_settings(get_settings())
+    with database() as (engine, session):
+        query = select(Product.id).order_by(col(Product.id))
+        if org_slug:
+            query = query.where(Product.org_id == get_org(session, org_slug).id)
+        ids = [i for i in session.exec(query).all() if i is not None]
+        session.commit()
+        found = [
+            c
+            for i in ids
+            if (c := gc.collect_product(engine, runtime, i, dry_run=dry_run))
+        ]
+    verb = "would remove" if dry_run else "removed"
+    for c in found:
+        if c.expired_builds or c.objects or c.stray:
+            click.echo(
+                f"{c.org}/{c.product}: {verb} {len(c.expired_builds)} abandoned "
+                f"build(s) {' '.join(c.expired_builds)}".rstrip()
+                + f", {c.objects} object(s) ({c.bytes} bytes), {c.stray} stray"
+            )
+    total = sum(c.objects for c in found)
+    size = sum(c.bytes for c in found)
+    builds = sum(len(c.expired_builds) for c in found)
+    click.echo(
+        f"{verb} {builds} abandoned build(s) and {total} unreferenced object(s) "
+        f"({size} bytes) in {len(found)} product(s)"
+    )
+
+
+@main.group()
+def storage() -> None:
+    """The object store's layout."""
+
+
+@storage.command("migrate")
+@click.option("--org", "org_slug", help="Only this organization's builds.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    help="Convert at most this many builds, then stop (run again to go on).",
+)
+@click.option(
+    "--drop-prefixes",
+    is_flag=True,
+    help="Delete each converted build's plain-file copy where no nginx, "
+    "Varnish or Fastly edge of the org reads it.",
+)
+def storage_migrate(
+    org_slug: str | None, limit: int | None, drop_prefixes: bool
+) -> None:
+    """Convert builds stored as full prefixes into content-addressed
+    objects and manifests. Resumable and idempotent: stop it anywhere and
+    run it again; editions keep serving throughout."""
+    runtime = Runtime.from_settings(get_settings())
+    with database() as (engine, session):
+        org = get_org(session, org_slug) if org_slug else None
+        session.commit()
+        report = storage_migration.migrate(
+            engine,
+            runtime,
+            org=org,
+            limit=limit,
+            drop_prefixes=drop_prefixes,
+            progress=lambda build, outcome: click.echo(f"build {build}: {outcome}"),
+        )
+    click.echo(
+        f"converted {len(report.converted)} build(s), placing "
+        f"{report.objects} object(s) ({report.bytes} bytes); "
+        f"{report.dropped} prefix(es) to be deleted; "
+        f"{report.remaining} build(s) still stored as prefixes"
+    )
+    if report.failed:
+        raise click.ClickException(
+            f"{len(report.failed)} build(s) could not be converted (they keep "
+            "serving as they are): "
+            + "; ".join(f"{b}: {why}" for b, why in report.failed.items())
+        )
 
 
 @main.group()

@@ -36,6 +36,17 @@ class Settings(BaseSettings):
     #: ltd-conveyor 0.8 cannot renew them, so they outlast a whole upload;
     #: what they write is staged and never served unless confirmed.
     form_upload_url_expires_in: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    #: Seconds an object no build references is kept before garbage
+    #: collection deletes it, counted from the last time a registration
+    #: was told the product holds it (or a build holding it was deleted).
+    #: It must outlast any registration's request: a client told "held"
+    #: keeps the object for this long even before its build's rows exist.
+    gc_grace_seconds: int = Field(default=3600, ge=60, le=90 * 24 * 3600)
+    #: Seconds a pending or failed build may wait for its uploads before
+    #: garbage collection expires it (and what only it held).
+    pending_build_expires_in: int = Field(
+        default=7 * 24 * 3600, ge=3600, le=365 * 24 * 3600
+    )
     #: The organization that the LTD Keeper 1.x routes (``/token``,
     #: ``/products/…``) act on: those predate organizations. Unset means the
     #: only organization there is.

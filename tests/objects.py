@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -57,12 +59,19 @@ def read_build(read: Callable[[str], bytes], product: str, build: str) -> Object
     """A build's files as keeper stores them, path -> bytes: through its
     manifest object, each file's content-addressed object. ``product`` is
     the product's key prefix (``lsst/pipelines``); ``read`` reads a key."""
-    manifest = json.loads(read(f"{product}/_manifests/{build}.json"))
+    manifest = json.loads(
+        gzip.decompress(read(f"{product}/_manifests/{build}.json.gz"))
+    )
     assert manifest["build"] == build
-    return {
-        f["path"]: read(f"{product}/_objects/{f['sha256'][:2]}/{f['sha256']}")
-        for f in manifest["files"]
-    }
+    files: Objects = {}
+    for entry in manifest["files"]:
+        digest = entry["sha256"]
+        data = read(f"{product}/_objects/{digest[:2]}/{digest}")
+        # An object holds what its name says, at the manifest's size.
+        assert hashlib.sha256(data).hexdigest() == digest, entry
+        assert len(data) == entry["size"], entry
+        files[entry["path"]] = data
+    return files
 
 
 def build_in(objects: Objects, product: str, build: str) -> Objects:

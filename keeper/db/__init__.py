@@ -12,6 +12,7 @@ from keeper.db.edition import (
 from keeper.db.job import Job, JobStatus
 from keeper.db.organization import Organization
 from keeper.db.product import Product
+from keeper.db.stored_object import ObjectState, StoredObject
 from keeper.db.template import OrgTemplate
 from keeper.db.token import Role, Token
 
@@ -26,10 +27,12 @@ __all__ = [
     "EditionKind",
     "Job",
     "JobStatus",
+    "ObjectState",
     "OrgTemplate",
     "Organization",
     "Product",
     "PublishStatus",
     "Role",
+    "StoredObject",
     "Token",
 ]

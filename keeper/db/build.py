@@ -57,6 +57,14 @@ class Build(SQLModel, table=True):
     )
     #: Why the build failed, naming the files at fault.
     error: str | None = None
+    #: True when the build's files are content-addressed objects (its
+    #: manifest says which); False for a build stored the old way, as a
+    #: full prefix, until ``keeper storage migrate`` converts it.
+    content_addressed: bool = True
+    #: True when ``<product>/builds/<id>/`` also holds the build as plain
+    #: files (hard links on a folder store, copies on S3), for edges that
+    #: read prefixes (nginx, Varnish, Fastly).
+    materialized: bool = False
     created: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     uploaded: datetime | None = Field(default=None, sa_type=UTCDateTime)
     completed: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -87,5 +95,6 @@ class BuildFile(SQLModel, table=True):
     #: Files verified only by MD5 are reused only by clients that send the
     #: same MD5, so a wrong sha256 claim cannot leak into another build.
     sha256_verified: bool = False
-    #: True when keeper copied the object from an earlier build.
+    #: True when the file was not asked of the client: the product held
+    #: its object already, or another path of the build has the same bytes.
     reused: bool = False

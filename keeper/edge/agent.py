@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,11 @@ log = logging.getLogger(__name__)
 
 class AgentError(Exception):
     """The agent cannot go on (wrong edge, folder, token)."""
+
+
+class NotReady(Exception):
+    """Keeper is still preparing what the edge reads (its org's builds as
+    plain files): keep the current configuration and ask again."""
 
 
 @dataclass
@@ -58,7 +64,24 @@ class Agent:
                     self.sync(client)
                 except httpx.HTTPError as exc:
                     log.warning("keeper could not be asked: %s", exc)
+                except NotReady as exc:
+                    log.info("not ready yet: %s", exc)
                 stop.wait(self.interval)
+
+    def sync_when_ready(self, timeout: float = 300.0) -> bool:
+        """:meth:`sync`, asking again while keeper is still preparing the
+        edge's builds (a new edge of an org with many), for ``timeout``
+        seconds at most."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.sync()
+            except NotReady as exc:
+                if time.monotonic() > deadline:
+                    raise AgentError(
+                        f"keeper was still not ready after {timeout:.0f}s: {exc}"
+                    ) from exc
+                time.sleep(min(self.interval, 1.0))
 
     def sync(self, client: httpx.Client | None = None) -> bool:
         """Fetch and apply the configuration if it changed; True if it did
@@ -70,6 +93,8 @@ class Agent:
         answer = client.get(f"{self._base}/config", headers=headers)
         if answer.status_code == 304:
             return False
+        if answer.status_code == 503:
+            raise NotReady(answer.text)
         if answer.status_code in (401, 403, 404):
             raise AgentError(f"keeper refused the edge's configuration: {answer.text}")
         answer.raise_for_status()

@@ -124,7 +124,7 @@ class EdgeApp:
 
         def has(build: str, file: str) -> bool:
             if build not in fetched:
-                manifest = self.cache.manifests.get(build)
+                manifest = self.cache.manifests.get(manifest_id(site, build))
                 if manifest is None:
                     raise _NeedManifest(build)
                 # Kept for this request even if the cache evicts it.
@@ -135,7 +135,9 @@ class EdgeApp:
             try:
                 decision = rules.resolve(site.view, path, query, has=has, cookie=cookie)
             except _NeedManifest as need:
-                fetched[need.build] = await self.cache.manifest(need.build)
+                fetched[need.build] = await self.cache.manifest(
+                    need.build, cached_as=manifest_id(site, need.build)
+                )
                 continue
             return decision, fetched
 
@@ -180,7 +182,7 @@ class EdgeApp:
             await send(start)
             await send({"type": "http.response.body", "body": b""})
             return
-        key = f"{site.view.builds_prefix}{decision.build}/{decision.path}"
+        key = meta.key
         whole = status != 206
         try:
             chunk, rest = await anyio.to_thread.run_sync(
@@ -203,6 +205,14 @@ class EdgeApp:
         )
         if rest is not None:
             await _send_rest(send, receive, rest)
+
+
+def manifest_id(site: Site, build: str) -> str:
+    """The name a build's manifest is cached under: a build converted by
+    ``keeper storage migrate`` reads its files elsewhere from then on, so
+    its manifest is cached anew."""
+    view = site.view.builds.get(build)
+    return build if view is None or view.content_addressed else f"{build}@prefix"
 
 
 async def _refuse(

@@ -32,6 +32,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from keeper.db import Build, BuildFile, BuildStatus, Edition, Organization, Product
+from keeper.domain.layout import builds_prefix, object_key
 from keeper.edge import changes
 from keeper.edge.pages import platform_not_found
 from keeper.edge.site import SiteView, load_site, site_host
@@ -54,9 +55,13 @@ class FileMeta(NamedTuple):
     """What the edge needs to answer for one file without the store."""
 
     size: int
-    #: Quoted, ready for the ``ETag`` header.
+    #: Quoted, ready for the ``ETag`` header: the file's sha256, the same
+    #: in every build that holds these bytes.
     etag: str
     content_type: str
+    #: Where the bytes are in the org's store: the content-addressed
+    #: object, or (a build stored before content addressing) its file.
+    key: str
 
 
 Manifest = Mapping[str, FileMeta]
@@ -245,19 +250,21 @@ class EdgeCache:
             # The product moved or went since the map was read: read it again.
         return None
 
-    async def manifest(self, build: str) -> Manifest:
-        """The files of the complete build ``build`` (empty if it is gone)."""
-        manifest = self.manifests.get(build)
+    async def manifest(self, build: str, *, cached_as: str | None = None) -> Manifest:
+        """The files of the complete build ``build`` (empty if it is gone),
+        cached under ``cached_as`` (by default the build's id)."""
+        name = cached_as or build
+        manifest = self.manifests.get(name)
         if manifest is not None:
             return manifest
         loaded = await self._flight.run(
-            ("manifest", build), lambda: self._read_manifest(build)
+            ("manifest", name), lambda: self._read_manifest(build)
         )
         if loaded is None:  # another request loaded it meanwhile
-            return self.manifests.get(build) or {}
+            return self.manifests.get(name) or {}
         manifest, complete = loaded
         if complete:
-            self.manifests.put(build, manifest)
+            self.manifests.put(name, manifest)
         return manifest
 
     # -- invalidation ----------------------------------------------------------
@@ -360,30 +367,37 @@ class EdgeCache:
 
     def _read_manifest(self, build: str) -> tuple[dict[str, FileMeta], bool]:
         with Session(self.engine) as session:
-            complete = session.exec(
-                select(Build.id).where(
-                    Build.public_id == build, Build.status == BuildStatus.complete
+            found = session.execute(
+                sa_select(
+                    col(Build.id), col(Build.content_addressed), col(Product.slug)
+                )
+                .join(Product, col(Product.id) == Build.product_id)
+                .where(
+                    col(Build.public_id) == build,
+                    col(Build.status) == BuildStatus.complete,
                 )
             ).first()
-            if complete is None:
+            if found is None:
                 return {}, False
+            build_id, content_addressed, product = found
             rows = session.execute(
                 sa_select(
                     col(BuildFile.path),
                     col(BuildFile.size),
                     col(BuildFile.content_type),
-                    col(BuildFile.md5),
                     col(BuildFile.sha256),
-                ).where(col(BuildFile.build_id) == complete)
+                ).where(col(BuildFile.build_id) == build_id)
             )
+            prefix = f"{builds_prefix(product)}{build}/"
             return {
                 path: FileMeta(
                     size,
-                    f'"{md5}"' if md5 else f'"{sha256[:32]}"',
+                    f'"{sha256}"',
                     # A build has thousands of files and a handful of types.
                     sys.intern(content_type),
+                    object_key(product, sha256) if content_addressed else prefix + path,
                 )
-                for path, size, content_type, md5, sha256 in rows
+                for path, size, content_type, sha256 in rows
             }, True
 
 
@@ -409,6 +423,10 @@ def _fingerprint(session: Session, product_id: int) -> tuple[Any, ...] | None:
             col(Organization.updated),
             sa_select(func.count()).where(complete).scalar_subquery(),
             sa_select(func.max(Build.id)).where(complete).scalar_subquery(),
+            # A build converted by ``keeper storage migrate`` reads elsewhere.
+            sa_select(func.count())
+            .where(complete, col(Build.content_addressed))
+            .scalar_subquery(),
         )
         .join(Organization, col(Organization.id) == Product.org_id)
         .where(col(Product.id) == product_id)

@@ -35,6 +35,9 @@ INDEX_PAGE = "index.html"
 class BuildView:
     public_id: str
     redirects: tuple[Rule, ...] = ()
+    #: False for a build still stored as a full prefix (before ``keeper
+    #: storage migrate``): its files are read there, not as objects.
+    content_addressed: bool = True
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,7 @@ def load_site(session: Session, org: Organization, product: Product) -> SiteView
             b.public_id: BuildView(
                 public_id=b.public_id,
                 redirects=tuple(Rule.from_dict(r) for r in b.redirects or ()),
+                content_addressed=b.content_addressed,
             )
             for b in builds.values()
         },

@@ -17,9 +17,17 @@ class JobKind(StrEnum):
     #: Delete a prefix of an org's store (a deleted build's or product's
     #: objects), once the rows that pointed at it are gone.
     delete_objects = "delete_objects"
+    #: Expire a product's abandoned builds and delete the objects no build
+    #: references, after their grace period (keeper.services.gc).
+    collect_garbage = "collect_garbage"
+    #: Write an org's complete builds as plain files for an edge that
+    #: reads prefixes, recorded after they were published.
+    materialize_builds = "materialize_builds"
 
 
 VERIFY_BUILD = JobKind.verify_build
 DELETE_OBJECTS = JobKind.delete_objects
+COLLECT_GARBAGE = JobKind.collect_garbage
+MATERIALIZE_BUILDS = JobKind.materialize_builds
 RENDER_PAGES = JobKind.render_pages
 UPDATE_EDGES = JobKind.update_edges

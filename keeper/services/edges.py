@@ -15,7 +15,11 @@ from keeper.db import EdgeConfig, Organization, Product
 from keeper.db.types import utcnow
 from keeper.edge.configs import context, find_edge, parse_listen, publish_seqs
 from keeper.edge.render import target
-from keeper.services.errors import Conflict, Invalid, NotFound
+from keeper.services.builds.materialize import (
+    queue_materialization,
+    unmaterialized,
+)
+from keeper.services.errors import Conflict, Invalid, NotFound, NotReady
 from keeper.services.runtime import Runtime
 
 #: Targets an agent can run: a server on its host, with files to reload.
@@ -64,6 +68,8 @@ def record_agent_edge(
     )
     session.add(edge)
     session.flush()
+    # It reads builds as plain files: those published so far become so.
+    queue_materialization(session, org)
     return edge
 
 
@@ -89,6 +95,11 @@ def agent_config(
         raise Conflict(
             f"edge {edge.id} is written by keeper itself (keeper edge render); "
             "record an agent's edge with POST /api/orgs/{org}/edges"
+        )
+    if unmaterialized(session, org):
+        raise NotReady(
+            "the org's builds are still being written as plain files for this "
+            "edge; keep the current configuration and ask again shortly"
         )
     seqs = publish_seqs(session, org)
     files = target(edge.target).render(context(session, runtime, org, edge))

@@ -37,6 +37,13 @@ class Forbidden(KeeperError):
     error_type = "forbidden"
 
 
+class NotReady(KeeperError):
+    """What was asked for is being prepared; ask again shortly."""
+
+    status_code = 503
+    error_type = "not_ready"
+
+
 class VerificationFailed(KeeperError):
     """Uploaded objects are missing or differ from the manifest."""
 

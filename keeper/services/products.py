@@ -16,6 +16,7 @@ from keeper.db import (
     EditionKind,
     Organization,
     Product,
+    StoredObject,
 )
 from keeper.db.types import pk
 from keeper.jobs.follow import product_changed
@@ -68,6 +69,9 @@ def delete_product(session: Session, org: Organization, product: Product) -> Non
     session.execute(delete(Edition).where(col(Edition.product_id) == product.id))
     session.execute(delete(BuildFile).where(col(BuildFile.product_id) == product.id))
     session.execute(delete(Build).where(col(Build.product_id) == product.id))
+    session.execute(
+        delete(StoredObject).where(col(StoredObject.product_id) == product.id)
+    )
     product_changed(session, product)
     session.delete(product)
     remove_objects(session, org, product_prefix(product))

@@ -9,6 +9,8 @@ and no request waits on a store while its transaction is open.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -19,9 +21,14 @@ from keeper.jobs.queue import enqueue
 from keeper.services.runtime import Runtime
 
 
-def remove_objects(session: Session, org: Organization, *prefixes: str) -> None:
+def remove_objects(
+    session: Session,
+    org: Organization,
+    *prefixes: str,
+    after: timedelta | None = None,
+) -> None:
     """Queue the deletion of every object under ``prefixes`` in ``org``'s
-    store, in the caller's transaction."""
+    store, in the caller's transaction (``after`` that long, if given)."""
     for prefix in prefixes:
         enqueue(
             session,
@@ -29,6 +36,7 @@ def remove_objects(session: Session, org: Organization, *prefixes: str) -> None:
             key=f"org:{pk(org)}:{prefix}",
             org_id=pk(org),
             data={"prefix": prefix},
+            not_before=after,
         )
 
 

@@ -9,15 +9,22 @@ runs this.
 from __future__ import annotations
 
 from keeper.jobs.handlers import PUBLISHING, Work
-from keeper.jobs.kinds import DELETE_OBJECTS, VERIFY_BUILD
-from keeper.services import removal
-from keeper.services.builds import verification
+from keeper.jobs.kinds import (
+    COLLECT_GARBAGE,
+    DELETE_OBJECTS,
+    MATERIALIZE_BUILDS,
+    VERIFY_BUILD,
+)
+from keeper.services import gc, removal
+from keeper.services.builds import materialize, verification
 
 WORK = Work(
     handlers={
         **PUBLISHING.handlers,
         VERIFY_BUILD: verification.run,
         DELETE_OBJECTS: removal.run,
+        COLLECT_GARBAGE: gc.run,
+        MATERIALIZE_BUILDS: materialize.run,
     },
     gave_up={**PUBLISHING.gave_up, VERIFY_BUILD: verification.gave_up},
 )

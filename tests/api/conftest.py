@@ -13,7 +13,7 @@ import pytest
 
 from keeper.app import create_app
 from tests.conftest import Keeper, make_settings
-from tests.objects import Walk, bucket_walk, folder_walk
+from tests.objects import Objects, Walk, bucket_walk, build_in, folder_walk
 from tests.publishing import Files, confirm, create_lsst_pipelines, register
 from tests.servers import S3Endpoint
 from tests.settled import SettledClient
@@ -37,6 +37,15 @@ class Stored(Keeper):
 
     def staged(self, build_id: str) -> str:
         return f"{self.org_root}pipelines/_staging/{build_id}/"
+
+    def contents(self, objects: Objects, build_id: str) -> Objects:
+        """The build's files in a walk's result, through its manifest."""
+        return build_in(objects, f"{self.org_root}pipelines", build_id)
+
+    def placed(self, objects: Objects) -> Objects:
+        """The product's content-addressed objects in a walk's result."""
+        root = f"{self.org_root}pipelines/_objects/"
+        return {k: v for k, v in objects.items() if k.startswith(root)}
 
 
 @contextmanager

@@ -238,23 +238,50 @@ def store_class(stored: Stored) -> type:
     return FilesystemStore if stored.backend == "filesystem" else S3Store
 
 
-def test_a_store_failure_midway_through_reuse_leaves_nothing(
+def test_registering_makes_no_storage_request_for_what_is_held(
     stored: Stored, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A content-addressed product: registration looks up held objects in
+    the database and asks the store nothing (no copy, no listing, no read)
+    whatever the size of the build; only new content gets an upload URL."""
     files: Files = site("v1", pages=8)
     first = publish_on(stored, files)
     before = stored.walk()
-    calls = fail_on_call(monkeypatch, store_class(stored), "copy", when=4)
+    touched: list[str] = []
+    cls = store_class(stored)
+    for name in (
+        "put",
+        "get",
+        "open",
+        "stat",
+        "list",
+        "copy",
+        "copy_verified",
+        "delete",
+        "delete_prefix",
+        "sha256",
+    ):
+        original = getattr(cls, name)
+
+        def refuse(self: object, *args: object, _n: str = name, **kw: object) -> object:
+            touched.append(_n)
+            raise StorageError(f"registration asked the store to {_n}")
+
+        monkeypatch.setattr(cls, name, refuse)
+        del original
 
     response = post(stored, manifest_of({**files, "new.html": b"<p>new</p>"}))
 
-    assert response.status_code == 502, response.text
-    assert len(calls) >= 4  # three copies were made before the failure
+    assert response.status_code == 201, response.text
+    assert touched == []
+    assert [u["path"] for u in response.json()["uploads"]] == ["new.html"]
+    assert response.json()["reused"] == len(files)
+    monkeypatch.undo()
     assert stored.walk() == before
-    assert builds(stored) == [first["id"]]
+    assert first["id"] in builds(stored)
 
 
-def test_a_failure_after_the_copies_leaves_nothing(
+def test_a_failure_handing_out_urls_leaves_nothing(
     stored: Stored, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     files: Files = site("v1", pages=4)

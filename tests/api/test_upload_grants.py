@@ -25,7 +25,7 @@ from keeper.db.engine import make_engine
 from keeper.services.runtime import Runtime
 from keeper.services.upload_urls import UploadGrant
 from tests.conftest import Keeper
-from tests.objects import Objects, folder_walk, under
+from tests.objects import Objects, build_in, folder_walk
 from tests.publishing import Files, confirm, failed_with, publish, register, upload
 
 BASE = "/api/orgs/lsst/products/pipelines"
@@ -95,7 +95,7 @@ def test_a_put_url_replayed_after_completion_changes_nothing(product: Keeper) ->
     assert "complete" in same_size.json()["detail"][0]["msg"]
     assert larger.status_code == 413
     assert objects(product) == before
-    assert under(before, built(build["id"])) == SITE
+    assert build_in(before, "pipelines", build["id"]) == SITE
     assert served(product, "index.html").content == SITE["index.html"]
 
 
@@ -118,7 +118,7 @@ def test_a_failed_build_takes_uploads_again(product: Keeper) -> None:
     upload(product.client, build, SITE)
 
     assert confirm(product.client, BASE, product.auth(), build["id"]).status_code == 200
-    assert under(objects(product), built(build["id"])) == SITE
+    assert build_in(objects(product), "pipelines", build["id"]) == SITE
 
 
 def test_a_put_url_of_a_deleted_build_is_refused(product: Keeper) -> None:
@@ -200,9 +200,15 @@ def test_uploads_wait_in_staging_until_confirmation_publishes_them(
     assert confirm(product.client, BASE, product.auth(), build["id"]).status_code == 200
 
     assert waiting == {staged(build["id"]) + p: data for p, data in SITE.items()}
-    assert objects(product) == {
-        built(build["id"]) + p: data for p, data in SITE.items()
+    after = objects(product)
+    # Staging is gone; each content is an object named by its hash, and
+    # the build is its manifest.
+    assert not [key for key in after if key.startswith(staged(build["id"]))]
+    assert {k for k in after if "/_objects/" in f"/{k}"} == {
+        f"pipelines/_objects/{d[:2]}/{d}"
+        for d in (hashlib.sha256(data).hexdigest() for data in SITE.values())
     }
+    assert build_in(after, "pipelines", build["id"]) == SITE
 
 
 # -- forged and stale URLs -------------------------------------------------------

@@ -6,6 +6,7 @@ only to staging: nothing served and nothing reused ever changes."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -92,9 +93,10 @@ def test_urls_write_to_staging_and_confirmation_publishes(s3_keeper: Stored) -> 
     assert waiting == {
         s3_keeper.staged(build["id"]) + p: data for p, data in SITE.items()
     }
-    assert s3_keeper.walk() == {
-        s3_keeper.built(build["id"]) + p: data for p, data in SITE.items()
-    }
+    after = s3_keeper.walk()
+    assert not [k for k in after if k.startswith(s3_keeper.staged(build["id"]))]
+    assert s3_keeper.contents(after, build["id"]) == SITE
+    assert sorted(s3_keeper.placed(after).values()) == sorted(SITE.values())
 
 
 def test_a_url_replayed_after_completion_changes_nothing_served_or_reused(
@@ -108,9 +110,8 @@ def test_a_url_replayed_after_completion_changes_nothing_served_or_reused(
     # rclone checks the signed MD5; moto stores anything, but in staging.
     assert replay.status_code == (200 if s3_keeper.backend == "moto" else 400)
     after = s3_keeper.walk()
-    assert under(after, s3_keeper.built(first["id"])) == under(
-        before, s3_keeper.built(first["id"])
-    )
+    assert s3_keeper.contents(after, first["id"]) == SITE
+    assert s3_keeper.placed(after) == s3_keeper.placed(before)
     assert served(s3_keeper, "index.html") == SITE["index.html"]
 
     # A later build reuses the published object, never the replayed one,
@@ -118,9 +119,7 @@ def test_a_url_replayed_after_completion_changes_nothing_served_or_reused(
     second = publish(s3_keeper, {**SITE, "new.html": b"<p>new</p>"})
     assert [u["path"] for u in second["uploads"]] == ["new.html"]
     final = s3_keeper.walk()
-    assert (
-        under(final, s3_keeper.built(second["id"]))["index.html"] == SITE["index.html"]
-    )
+    assert s3_keeper.contents(final, second["id"])["index.html"] == SITE["index.html"]
     assert served(s3_keeper, "index.html") == SITE["index.html"]
     assert under(final, "sites/lsst/pipelines/_staging/") == {}
 
@@ -130,7 +129,7 @@ def test_a_url_replayed_after_completion_changes_nothing_served_or_reused(
 FAULTS = {
     "longer": (SITE["index.html"] + b"<script>", True, "size"),
     "shorter": (SITE["index.html"][:-2], True, "size"),
-    "other-bytes": (SCRIPT, True, "md5 differs"),
+    "other-bytes": (SCRIPT, True, "sha256 differs"),
     "other-bytes-no-md5": (SCRIPT, False, "sha256 differs"),
 }
 
@@ -180,7 +179,8 @@ def test_published_objects_carry_the_manifests_type(s3_keeper: Stored) -> None:
     assert done.status_code == 200, done.text
     runtime = s3_keeper.client.app.state.runtime  # type: ignore[attr-defined]
     store = runtime.stores.default()
-    info = store.stat(f"lsst/pipelines/builds/{build['id']}/index.html")
+    digest = hashlib.sha256(SITE["index.html"]).hexdigest()
+    info = store.stat(f"lsst/pipelines/_objects/{digest[:2]}/{digest}")
     assert info is not None and info.content_type == "text/html"
 
 

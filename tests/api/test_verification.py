@@ -1,6 +1,6 @@
-"""Verification and reuse with a store whose listing carries MD5 ETags (S3
-over moto's real HTTP server): what is checked from the listing, what is
-hashed, and which earlier files a new build may reuse."""
+"""Verification and reuse on S3 over moto's real HTTP server: keeper hashes
+every upload before it places it as an object, so any client may reuse
+what any other sent."""
 
 from __future__ import annotations
 
@@ -77,39 +77,15 @@ def test_upload_urls_sign_the_md5_the_client_declared(s3_keeper: Keeper) -> None
         assert item["headers"]["Content-MD5"] == base64.b64encode(expected).decode()
 
 
-def test_a_file_whose_bytes_differ_fails_the_md5_check(s3_keeper: Keeper) -> None:
+def test_a_file_whose_bytes_differ_fails_the_sha256_check(s3_keeper: Keeper) -> None:
     files = site("v1")
-    build = register(s3_keeper, with_md5(files))
-    # Same size, other bytes: moto stores it (it checks no digest), and the
-    # listing's ETag gives it away.
+    build = register(s3_keeper, manifest_of(files))
+    # Same size, other bytes: moto stores it (it checks no digest); keeper
+    # hashes every upload before it places it.
     tampered = {**files, "index.html": files["index.html"].replace(b"v1", b"XX")}
     send(build, tampered)
     r = confirm(s3_keeper.client, BASE, s3_keeper.auth(), build["id"])
-    assert "index.html (md5 differs)" in failed_with(r)
-
-
-def test_md5_verified_files_are_reused_only_by_clients_sending_that_md5(
-    s3_keeper: Keeper,
-) -> None:
-    files = site("v1")
-    first = register(s3_keeper, with_md5(files))
-    send(first, files)
-    assert (
-        confirm(s3_keeper.client, BASE, s3_keeper.auth(), first["id"]).status_code
-        == 200
-    )
-
-    # No MD5: keeper never hashed those objects, so it asks for every file.
-    plain = register(s3_keeper, manifest_of(files))
-    assert plain["reused"] == 0
-    assert len(plain["uploads"]) == len(files)
-
-    again = register(
-        s3_keeper,
-        [{**e, "path": "copy/" + e["path"]} for e in with_md5(files)],
-    )
-    assert again["reused"] == len(files)
-    assert again["uploads"] == []
+    assert "index.html (sha256 differs)" in failed_with(r)
 
 
 def test_hashed_files_are_reused_by_any_client(s3_keeper: Keeper) -> None:

@@ -4,6 +4,7 @@ build's staging folder, and only while the build is being uploaded."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from keeper.services.upload_urls import PostGrant, UploadGrant
 from tests.compat import ltd1
 from tests.compat.conftest import Site
 from tests.conftest import Keeper
+from tests.objects import build_in, folder_walk
 
 
 def runtime(keeper: Keeper) -> Runtime:
@@ -284,8 +286,14 @@ def test_a_form_url_replayed_after_confirmation_is_refused(site: Site) -> None:
     assert replay.status_code == extra.status_code == 409, replay.text
     assert "complete" in replay.json()["detail"][0]["msg"]
     assert stored_keys(site.keeper) == published
-    page = storage(site.keeper) / f"pipelines/builds/{build['slug']}/index.html"
-    assert page.read_bytes() == b"<h1>published</h1>"
+    objects = folder_walk(storage(site.keeper))()
+    assert build_in(objects, "pipelines", build["slug"]) == files
+    hostile = hashlib.sha256(b"<script>x</script>").hexdigest()
+    assert not [
+        key
+        for key, data in objects.items()
+        if "/_objects/" in key and (hostile in key or data == b"<script>x</script>")
+    ]
 
 
 def test_a_failed_build_takes_form_uploads_again(site: Site) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from tests.compat.released_client import ltd_command
 from tests.keeper.test_served import AUTH, BASE, serve, setup_product
+from tests.objects import read_build
 from tests.publishing import Files
 from tests.servers import S3Endpoint
 
@@ -86,6 +87,19 @@ def newest_build(client: httpx.Client) -> dict[str, object]:
     return build
 
 
+def manifest_reader(read_key: Callable[[str], bytes], product: str) -> Reader:
+    """A build's files as keeper stores them, read straight from the store:
+    the paths its manifest object names, each one's bytes from the
+    content-addressed object of its sha256 (which they must hash to, at
+    the size the manifest gives). A stray object, such as a directory
+    marker, recorded as a file would show up as an extra path."""
+
+    def read(build_id: str) -> Files:
+        return read_build(read_key, product, build_id)
+
+    return read
+
+
 def main_build_id(client: httpx.Client) -> object:
     return client.get(f"{BASE}/editions/__main").json()["build_id"]
 
@@ -119,18 +133,15 @@ def publish_twice(
 
 def test_ltd_upload_to_the_filesystem_store(ltd: Path, tmp_path: Path) -> None:
     workdir = tmp_path / "keeper"
-    builds = workdir / "keeper-data" / "storage" / "lsst" / "pipelines" / "builds"
+    storage = workdir / "keeper-data" / "storage"
 
-    def read(build_id: str) -> Files:
-        folder = builds / build_id
-        return {
-            p.relative_to(folder).as_posix(): p.read_bytes()
-            for p in folder.rglob("*")
-            if p.is_file()
-        }
+    def read_key(key: str) -> bytes:
+        return (storage / key).read_bytes()
 
     for client in serve(workdir, {}):
-        publish_twice(ltd, client, tmp_path, read)
+        publish_twice(
+            ltd, client, tmp_path, manifest_reader(read_key, "lsst/pipelines")
+        )
 
 
 @pytest.fixture
@@ -142,19 +153,11 @@ def s3_bucket(request: pytest.FixtureRequest) -> Iterator[tuple[S3Endpoint, str]
 def s3_reader(endpoint: S3Endpoint, bucket: str) -> Reader:
     s3 = endpoint.client()
 
-    def read(build_id: str) -> Files:
-        # Listed without the trailing slash, so that a directory marker at
-        # the build's own key would show up too.
-        folder = f"sites/lsst/pipelines/builds/{build_id}"
-        listing = s3.list_objects_v2(Bucket=bucket, Prefix=folder)
-        keys = [item["Key"] for item in listing.get("Contents", [])]
-        assert all(key.startswith(folder + "/") for key in keys), keys
-        return {
-            key[len(folder) + 1 :]: s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-            for key in keys
-        }
+    def read_key(key: str) -> bytes:
+        body: bytes = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        return body
 
-    return read
+    return manifest_reader(read_key, "sites/lsst/pipelines")
 
 
 @pytest.mark.s3server

@@ -11,6 +11,7 @@ from keeper.app import create_app
 from tests.compat import ltd1
 from tests.compat.conftest import API, Site, make_org, make_token
 from tests.conftest import Keeper, make_settings
+from tests.objects import read_build
 from tests.publishing import Files, publish
 from tests.publishing import site as native_site
 from tests.settled import SettledClient
@@ -26,13 +27,11 @@ SITE: Files = {
 
 
 def stored(keeper: Keeper, build_id: str) -> Files:
-    root = Path(keeper.settings.storage_url.removeprefix("file://"))
-    folder = root / "lsst" / "pipelines" / "builds" / build_id
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes()
-        for p in folder.rglob("*")
-        if p.is_file()
-    }
+    """The build as keeper stores it, read from the folder: the paths its
+    manifest object names, each with the bytes of its content-addressed
+    object (which must hash to the sha256 the manifest gives)."""
+    root = Path(keeper.settings.storage_url.removeprefix("file://")) / "lsst"
+    return read_build(lambda key: (root / key).read_bytes(), "pipelines", build_id)
 
 
 # -- GET / and GET /token ------------------------------------------------------
@@ -138,7 +137,7 @@ def test_register_answers_like_ltd_keeper_1x(site: Site) -> None:
     assert set(body["post_prefix_urls"]) == folders
     assert set(body["post_dir_urls"]) == folders
     # Uploads land in the build's staging folder, which no edge serves; the
-    # confirmation copies them into pipelines/builds/<id>/.
+    # confirmation hashes them and places them as the product's objects.
     prefix = f"pipelines/_staging/{body['slug']}/"
     for name, target in body["post_prefix_urls"].items():
         folder = "" if name == "/" else name

@@ -13,6 +13,7 @@ Either way the published build, and what readers get, stays as it was.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +24,7 @@ import pytest
 from keeper.domain.limits import MAX_FILE_BYTES
 from tests.compat import ltd1
 from tests.keeper.test_served import AUTH, serve, setup_product
-from tests.objects import Walk, bucket_walk, under
+from tests.objects import Objects, Walk, bucket_walk, build_in, under
 from tests.publishing import Files
 from tests.servers import S3Endpoint
 
@@ -34,6 +35,9 @@ SITE: Files = {
     "api/index.html": b"<h1>api</h1>",
 }
 SCRIPT = b"<script>x</script>"
+PRODUCT = "sites/lsst/pipelines"
+OBJECTS = f"{PRODUCT}/_objects/"
+MANIFESTS = f"{PRODUCT}/_manifests/"
 
 
 @pytest.fixture(params=["moto_s3", "rclone_s3"])
@@ -66,40 +70,59 @@ def read(client: httpx.Client, path: str) -> bytes:
     return r.content
 
 
+def no_object_of(objects: Objects, data: bytes) -> bool:
+    """True when no content-addressed object holds ``data``, under its
+    hash's key or any other."""
+    digest = hashlib.sha256(data).hexdigest()
+    return not [
+        key
+        for key, held in under(objects, OBJECTS).items()
+        if digest in key or held == data
+    ]
+
+
 def test_a_form_url_used_after_publication_changes_nothing_served(
     served: tuple[str, httpx.Client, str, Walk],
 ) -> None:
     backend, client, token, walk = served
-    staging = "sites/lsst/pipelines/_staging/"
+    staging = f"{PRODUCT}/_staging/"
     session = ltd1.get_token(client, token)
     build = ltd1.register(client, session, "pipelines", ["main"], SITE)
     ltd1.upload(client, build, SITE)
     assert ltd1.confirm(client, session, build).status_code == 200
     before = walk()
-    published = f"sites/lsst/pipelines/builds/{build['slug']}/"
+    assert build_in(before, PRODUCT, build["slug"]) == SITE
 
     replay = ltd1.post_file(
         client, build["post_prefix_urls"]["/"], "index.html", SCRIPT
     )
     extra = ltd1.post_file(client, build["post_prefix_urls"]["/"], "x.html", SCRIPT)
 
+    after = walk()
     if backend == "moto":  # S3 took it: into staging
         assert replay.status_code == extra.status_code == 204, replay.text
-        assert set(under(walk(), staging)) == {
+        assert set(under(after, staging)) == {
             f"{build['slug']}/index.html",
             f"{build['slug']}/x.html",
         }
     else:  # keeper took it, and refused
         assert replay.status_code == extra.status_code == 409, replay.text
-        assert walk() == before
-    assert under(walk(), published) == under(before, published) == SITE
+        assert after == before
+    # The build, as its manifest object and its objects give it, and every
+    # object the product holds, are as they were; none holds the replay.
+    assert build_in(after, PRODUCT, build["slug"]) == SITE
+    assert under(after, OBJECTS) == under(before, OBJECTS)
+    assert under(after, MANIFESTS) == under(before, MANIFESTS)
+    assert no_object_of(after, SCRIPT)
     assert read(client, "index.html") == SITE["index.html"]
 
     # The next confirmation of the product clears what the replay left.
     second = ltd1.publish(client, token, {**SITE, "index.html": b"<h1>second</h1>"})
     assert second["slug"] != build["slug"]
-    assert under(walk(), staging) == {}
-    assert under(walk(), published) == SITE
+    later = walk()
+    assert under(later, staging) == {}
+    assert build_in(later, PRODUCT, build["slug"]) == SITE
+    assert no_object_of(later, SCRIPT)
 
 
 # Only a store that takes presigned POSTs signs a policy (rclone's form

@@ -14,6 +14,7 @@ import pytest
 
 from keeper.db.migrate import head_revision
 from tests.conftest import BOOTSTRAP
+from tests.objects import build_in, folder_walk, read_build
 from tests.publishing import (
     confirm,
     create_lsst_pipelines,
@@ -60,8 +61,10 @@ def test_serve_in_an_empty_folder_with_defaults(tmp_path: Path) -> None:
         assert confirm(client, BASE, AUTH, second["id"]).status_code == 200
         assert main_edition(client)["build_id"] == second["id"]
     assert (workdir / "keeper.sqlite3").is_file()
-    stored = workdir / "keeper-data" / "storage" / "lsst" / "pipelines" / "builds"
-    assert (stored / first["id"] / "index.html").read_bytes() == b"<h1>one</h1>"
+    stored = folder_walk(workdir / "keeper-data" / "storage" / "lsst")()
+    # The second build sent nothing: it is the first one's objects again.
+    assert build_in(stored, "pipelines", first["id"]) == site("one")
+    assert build_in(stored, "pipelines", second["id"]) == site("one")
 
 
 @pytest.mark.s3server
@@ -85,8 +88,13 @@ def test_publish_with_s3_storage_over_http(
         again = register(client, BASE, AUTH, files)
         assert again["uploads"] == []
         assert confirm(client, BASE, AUTH, again["id"]).status_code == 200
-    key = f"sites/lsst/pipelines/builds/{again['id']}/index.html"
-    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b"<h1>s3</h1>"
+
+    def read(key: str) -> bytes:
+        body: bytes = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        return body
+
+    assert read_build(read, "sites/lsst/pipelines", build["id"]) == files
+    assert read_build(read, "sites/lsst/pipelines", again["id"]) == files
 
 
 @pytest.mark.postgres

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +20,7 @@ import pytest
 from tests.conftest import BOOTSTRAP
 from tests.faults import FAULTS, FaultyProxy
 from tests.keeper.test_served import serve, setup_product
+from tests.objects import read_build
 from tests.served import ServedKeeper
 from tests.servers import S3Endpoint
 
@@ -61,7 +62,7 @@ class Served:
     client: httpx.Client
     url: str
     #: Reads objects back straight from storage, bypassing keeper.
-    read_object: object
+    read_object: Callable[[str], bytes]
 
     def env(self, **extra: str) -> dict[str, str]:
         clean = {k: v for k, v in os.environ.items() if not CI_VARIABLES.match(k)}
@@ -138,9 +139,10 @@ def _served(
 
 
 def assert_stored(served: Served, build_id: str, files: dict[str, bytes]) -> None:
-    for path, data in files.items():
-        key = f"lsst/pipelines/builds/{build_id}/{path}"
-        assert served.read_object(key) == data, path  # type: ignore[operator]
+    """The build's manifest object names exactly ``files``, and each one's
+    content-addressed object holds its bytes."""
+    read = served.read_object
+    assert read_build(read, "lsst/pipelines", build_id) == files
 
 
 def build_id_of(output: str) -> str:

@@ -151,6 +151,7 @@ def delete_build_(
     p: ProductDep,
     build: str,
     session: SessionDep,
+    runtime: RuntimeDep,
     _: Admin,
 ) -> None:
-    delete_build(session, o, p, get_build(session, p, build))
+    delete_build(session, runtime, o, p, get_build(session, p, build))

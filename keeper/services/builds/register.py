@@ -1,17 +1,16 @@
-"""Registering a build: record the manifest, reuse what keeper holds, and
-hand out upload URLs for the rest."""
+"""Registering a build: record the manifest, and hand out upload URLs for
+the objects the product does not hold yet."""
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
 import secrets
 import time
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import insert
@@ -19,16 +18,14 @@ from sqlmodel import Session, col, func, select
 
 from keeper.db import Build, BuildFile, BuildStatus, Organization, Product
 from keeper.db.types import pk
-from keeper.services.builds.verify import etag_md5
 from keeper.services.errors import Conflict, Invalid
+from keeper.services.objects import claim_held, schedule_collection
 from keeper.services.runtime import Runtime
-from keeper.services.stores import build_prefix, staging_prefix
+from keeper.services.stores import staging_prefix
 from keeper.services.upload_grants import WRITABLE
 from keeper.services.upload_urls import UploadGrant
-from keeper.storage import ObjectNotFound, ObjectStore, StorageError, UploadTarget
+from keeper.storage import ObjectStore, UploadTarget
 
-#: Server-side copies run in parallel; object stores are latency-bound.
-_COPY_WORKERS = 32
 #: Keeps IN (...) lists well under every database's parameter limit.
 _LOOKUP_CHUNK = 500
 
@@ -61,7 +58,8 @@ class Upload:
 class Registration:
     build: Build
     uploads: list[Upload]
-    #: Files keeper copied from earlier builds instead of asking for them.
+    #: Files not asked for: the product holds their bytes already (or
+    #: another path of the build sends the same bytes).
     reused: int
     #: True when an interrupted upload of the same manifest was picked up.
     resumed: bool
@@ -160,74 +158,67 @@ def register_build(
     uploader: str | None,
     digest: str | None = None,
 ) -> tuple[Build, list[Upload]]:
-    """Record a new pending build; copy what keeper already holds.
+    """Record a new pending build; ask only for the bytes keeper lacks.
 
-    All or nothing: the copies are made first, into the prefix of a build
-    that does not exist yet, and the build is recorded only once they are
-    in. Any failure on the way removes every copy and records nothing.
+    A file whose sha256 (at its size) the product already holds is not
+    asked for, and neither is a second path with the same bytes as
+    another of the build: one upload per missing object. No storage
+    request is made for the rest; the held objects are claimed, so that
+    garbage collection keeps them for this build.
     """
-    public_id = new_public_id()
-    store = runtime.stores.for_org(org)
-    prefix = build_prefix(product, public_id)
-    sources = _reusable_sources(session, product, manifest)
-    # Copying is slow: no transaction stays open meanwhile. Nothing is
-    # written yet, so this only ends the read (issue 13's content-addressed
-    # builds remove the copying, and this with it).
-    session.commit()
-    committed = False
-    try:
-        reused = _copy_reused(store, prefix, sources, manifest)
-        build = Build(
-            public_id=public_id,
-            product_id=pk(product),
-            git_ref=git_ref,
-            git_refs=git_refs or [git_ref],
-            alternate_name=alternate_name,
-            status=BuildStatus.pending,
-            uploader=uploader,
-            ci=ci,
-            file_count=len(manifest),
-            total_size=sum(e.size for e in manifest),
-            manifest_digest=digest,
-        )
-        session.add(build)
-        session.flush()
+    wanted: dict[str, int] = {}
+    for e in manifest:
+        wanted.setdefault(e.sha256, e.size)
+    held = claim_held(session, product, wanted)
+    # One path sends each missing object: the first in path order, so
+    # that a resumed registration asks for the same one.
+    senders: dict[str, str] = {}
+    for e in sorted(manifest, key=lambda e: e.path):
+        if e.sha256 not in held:
+            senders.setdefault(e.sha256, e.path)
+    build = Build(
+        public_id=new_public_id(),
+        product_id=pk(product),
+        git_ref=git_ref,
+        git_refs=git_refs or [git_ref],
+        alternate_name=alternate_name,
+        status=BuildStatus.pending,
+        uploader=uploader,
+        ci=ci,
+        file_count=len(manifest),
+        total_size=sum(e.size for e in manifest),
+        manifest_digest=digest,
+    )
+    session.add(build)
+    session.flush()
 
-        def row(e: ManifestEntry) -> dict[str, Any]:
-            source = sources[e.path] if e.path in reused else None
-            return {
-                "build_id": pk(build),
-                "product_id": pk(product),
-                "path": e.path,
-                "size": e.size,
-                "sha256": e.sha256,
-                "md5": source.md5 if source and source.md5 else e.md5,
-                "content_type": e.content_type,
-                # A copy is exactly as verified as the object it was
-                # copied from.
-                "sha256_verified": source.sha256_verified if source else False,
-                "reused": source is not None,
-            }
+    def row(e: ManifestEntry) -> dict[str, Any]:
+        return {
+            "build_id": pk(build),
+            "product_id": pk(product),
+            "path": e.path,
+            "size": e.size,
+            "sha256": e.sha256,
+            "md5": e.md5,
+            "content_type": e.content_type,
+            # A held object was hashed by keeper when it was placed.
+            "sha256_verified": e.sha256 in held,
+            "reused": senders.get(e.sha256) != e.path,
+        }
 
-        # One multi-row INSERT: building thousands of ORM objects costs more
-        # than the rest of the registration.
-        if manifest:
-            session.execute(insert(BuildFile), [row(e) for e in manifest])
-        wanted = [e for e in manifest if e.path not in reused]
-        uploads = _uploads(runtime, org, product, build, wanted)
-        session.flush()
-        committed = True
-    finally:
-        if not committed:
-            session.rollback()
-            _remove_copies(store, prefix)
+    # One multi-row INSERT: building thousands of ORM objects costs more
+    # than the rest of the registration.
+    if manifest:
+        session.execute(insert(BuildFile), [row(e) for e in manifest])
+    wanted_entries = sorted(
+        (e for e in manifest if senders.get(e.sha256) == e.path), key=lambda e: e.path
+    )
+    uploads = _uploads(runtime, org, product, build, wanted_entries)
+    # Should the upload be abandoned, collection expires the build then.
+    expires = timedelta(seconds=runtime.settings.pending_build_expires_in)
+    schedule_collection(session, runtime, product, expires)
+    session.flush()
     return build, uploads
-
-
-def _remove_copies(store: ObjectStore, prefix: str) -> None:
-    """Best effort: the failure that brought us here is the one to report."""
-    with contextlib.suppress(StorageError):
-        store.delete_prefix(prefix)
 
 
 def renew_uploads(
@@ -262,10 +253,12 @@ def renew_uploads(
         )
     copied = sorted(path for path, f in files.items() if f.reused)
     if copied:
-        # Keeper put these in place itself, verified; nobody uploads them.
+        # Their bytes are held, or sent under another path: nobody
+        # uploads them.
         raise Invalid(
-            f"keeper copied these files of build {build.public_id!r} from an "
-            f"earlier build; they take no upload: {', '.join(copied[:20])}"
+            f"keeper holds the bytes of these files of build {build.public_id!r} "
+            f"already (or takes them under another path); they take no upload: "
+            f"{', '.join(copied[:20])}"
         )
     ordered = sorted(files.values(), key=lambda f: f.path)
     return _uploads(runtime, org, product, build, [_entry(f) for f in ordered])
@@ -357,89 +350,6 @@ def upload_target(
         method="PUT",
         headers={"Content-Type": entry.content_type},
     )
-
-
-def _reusable_sources(
-    session: Session, product: Product, manifest: list[ManifestEntry]
-) -> dict[str, _Source]:
-    """Manifest path -> an identical file of a complete build of the product.
-
-    Identical means same size and sha256, and the sha256 must be one keeper
-    hashed itself or come with the MD5 the store checked: a client's wrong
-    sha256 claim can then only ever match that same client's bytes. A
-    complete build's objects are written by keeper alone (uploads land in
-    staging), so they still hold what was verified.
-    """
-    wanted = sorted({e.sha256 for e in manifest})
-    candidates: dict[tuple[str, int], list[_Source]] = {}
-    for chunk in _chunks(wanted, _LOOKUP_CHUNK):
-        rows = session.exec(
-            select(BuildFile, Build.public_id)
-            .join(Build, col(Build.id) == BuildFile.build_id)
-            .where(
-                BuildFile.product_id == product.id,
-                col(BuildFile.sha256).in_(chunk),
-                Build.status == BuildStatus.complete,
-            )
-            .order_by(col(BuildFile.id).desc())
-        )
-        for f, public_id in rows:
-            source = _Source(
-                build_prefix(product, public_id) + f.path, f.md5, f.sha256_verified
-            )
-            candidates.setdefault((f.sha256, f.size), []).append(source)
-    found: dict[str, _Source] = {}
-    for e in manifest:
-        for source in candidates.get((e.sha256, e.size), ()):
-            if source.sha256_verified or (e.md5 and source.md5 == e.md5):
-                found[e.path] = source
-                break
-    return found
-
-
-def _copy_reused(
-    store: ObjectStore,
-    prefix: str,
-    sources: dict[str, _Source],
-    manifest: list[ManifestEntry],
-) -> set[str]:
-    """Copy known files into the new build; returns the paths copied.
-
-    A source that vanished (its build was deleted meanwhile) is simply
-    asked of the client instead, and so is a copy whose size or MD5 (where
-    the store's listing shows one) is not what was verified: an object
-    changed behind keeper's back is never passed on.
-    """
-    types = {e.path: e.content_type for e in manifest}
-
-    def copy(job: tuple[str, _Source]) -> str | None:
-        path, source = job
-        try:
-            store.copy(source.key, prefix + path, content_type=types[path])
-        except ObjectNotFound:
-            return None
-        return path
-
-    with ThreadPoolExecutor(_COPY_WORKERS) as pool:
-        copied = {p for p in pool.map(copy, sources.items()) if p is not None}
-    if not copied:
-        return copied
-    sizes = {e.path: e.size for e in manifest}
-    listed = {info.key[len(prefix) :]: info for info in store.list(prefix)}
-    changed = {
-        path
-        for path in copied
-        if (info := listed.get(path)) is None
-        or info.size != sizes[path]
-        or _md5_differs(sources[path].md5, etag_md5(info.etag))
-    }
-    for path in changed:
-        store.delete(prefix + path)
-    return copied - changed
-
-
-def _md5_differs(recorded: str | None, listed: str | None) -> bool:
-    return recorded is not None and listed is not None and recorded != listed
 
 
 def _base64_hex(hex_digest: str) -> str:

@@ -1,11 +1,12 @@
 """A build's staging folder: where its uploads land until it is confirmed.
 
 Upload URLs (keeper's own, S3 presigned PUTs and POSTs) write only into
-``<product>/_staging/<build>/``. Confirmation copies the files into the
-build's own prefix, after the build stopped taking uploads, and verifies
-the copies; then the staging folder goes. So the objects a build serves
-are written by keeper alone, and an upload URL used after confirmation,
-whether keeper refuses it or S3 cannot, changes nothing anyone reads.
+``<product>/_staging/<build>/``. Confirmation, after the build stopped
+taking uploads, hashes each upload and copies exactly the bytes it hashed
+to the object key of their sha256; then the staging folder goes. So the
+objects builds serve are written by keeper alone, and an upload URL used
+after confirmation, whether keeper refuses it or S3 cannot, changes
+nothing anyone reads.
 """
 
 from __future__ import annotations
@@ -13,12 +14,18 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 from sqlmodel import Session, col, select
 
 from keeper.db import Build, BuildFile, BuildStatus, Product
-from keeper.services.stores import STAGING_FOLDER, build_prefix, staging_prefix
-from keeper.storage import ObjectNotFound, ObjectStore, StorageError
+from keeper.services.stores import (
+    STAGING_FOLDER,
+    build_prefix,
+    object_key,
+    staging_prefix,
+)
+from keeper.storage import ContentMismatch, ObjectNotFound, ObjectStore, StorageError
 
 #: Server-side copies run in parallel; object stores are latency-bound.
 _COPY_WORKERS = 32
@@ -26,43 +33,76 @@ _COPY_WORKERS = 32
 _LOOKUP_CHUNK = 500
 
 
-def promote(
-    store: ObjectStore, product: Product, build: Build, files: Sequence[BuildFile]
-) -> set[str]:
-    """Copy each of ``files`` that was uploaded into the build's prefix,
-    with the manifest's content type; returns the paths copied.
+@dataclass
+class Placed:
+    """What :func:`place_uploads` did: the objects it placed (sha256 →
+    size) and the files it found at fault."""
 
-    A file not in staging is left as it is: an earlier confirmation may
-    have copied it already, and verification reports it if not.
+    objects: dict[str, int] = field(default_factory=dict)
+    faults: list[str] = field(default_factory=list)
+
+
+def place_uploads(
+    store: ObjectStore,
+    product: Product,
+    build: Build,
+    uploaded: Sequence[BuildFile],
+    held: set[str],
+) -> Placed:
+    """Copy each uploaded file whose bytes hash to its manifest's sha256
+    from staging to its object key; report the others.
+
+    ``held`` are the hashes the product already holds: those uploads need
+    no copy (an earlier confirmation of the build may have placed them,
+    and its staging is gone). The copy is of exactly the bytes hashed,
+    so an upload URL still writing to staging cannot slip other bytes in.
     """
     staged = staging_prefix(product, build)
-    target = build_prefix(product, build)
+    placed = Placed()
 
-    def copy(f: BuildFile) -> str | None:
-        try:
-            store.copy(staged + f.path, target + f.path, content_type=f.content_type)
-        except ObjectNotFound:
+    def place(f: BuildFile) -> str | None:
+        if f.sha256 in held:
             return None
-        return f.path
+        try:
+            store.copy_verified(
+                staged + f.path,
+                object_key(product, f.sha256),
+                sha256=f.sha256,
+                content_type=f.content_type,
+            )
+        except ObjectNotFound:
+            return f"{f.path} (missing)"
+        except ContentMismatch as exc:
+            if exc.size is not None and exc.size != f.size:
+                return f"{f.path} (size {exc.size}, manifest says {f.size})"
+            return f"{f.path} (sha256 differs)"
+        return None
 
     with ThreadPoolExecutor(_COPY_WORKERS) as pool:
-        return {path for path in pool.map(copy, files) if path is not None}
+        results = list(pool.map(place, uploaded))
+    for f, fault in zip(uploaded, results, strict=True):
+        if fault is not None:
+            placed.faults.append(fault)
+        elif f.sha256 not in held:
+            placed.objects[f.sha256] = f.size
+    return placed
 
 
-def copy_all(
-    store: ObjectStore, product: Product, build: Build, paths: Iterable[str]
+def materialize(
+    store: ObjectStore, product: Product, build: Build, files: Sequence[BuildFile]
 ) -> None:
-    """Copy the staged ``paths`` into the build's prefix as they are (type
-    included): the 1.x uploads, whose manifest is what landed."""
-    staged = staging_prefix(product, build)
+    """Write the build as plain files under its prefix, for edges that read
+    prefixes: hard links on a folder store (no bytes copied), server-side
+    copies on S3. Idempotent."""
     target = build_prefix(product, build)
 
-    def copy(path: str) -> None:
-        with contextlib.suppress(ObjectNotFound):  # gone meanwhile: not landed
-            store.copy(staged + path, target + path)
+    def link(f: BuildFile) -> None:
+        store.copy(
+            object_key(product, f.sha256), target + f.path, content_type=f.content_type
+        )
 
     with ThreadPoolExecutor(_COPY_WORKERS) as pool:
-        list(pool.map(copy, paths))
+        list(pool.map(link, files))
 
 
 def discard(store: ObjectStore, product: Product, build: Build | str) -> None:

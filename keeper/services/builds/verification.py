@@ -1,5 +1,7 @@
-"""The ``verify_build`` job: publish a confirmed build's uploads, verify
-every object, then complete the build and re-point editions by rule.
+"""The ``verify_build`` job: place a confirmed build's uploads as
+content-addressed objects (verifying each), write its manifest object,
+materialize it for edges that read prefixes, then complete the build and
+re-point editions by rule.
 
 This is a job's unit of work, so it commits, in short transactions around
 the slow part: it reads the manifest and ends that transaction, copies
@@ -13,24 +15,38 @@ build still ``processing`` under the product's lock is completed.
 from __future__ import annotations
 
 import contextlib
+import gzip
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from keeper.db import Build, BuildFile, BuildStatus, Edition, Job, Organization, Product
+from keeper.db import (
+    Build,
+    BuildFile,
+    BuildStatus,
+    EdgeConfig,
+    Edition,
+    Job,
+    Organization,
+    Product,
+)
 from keeper.db.types import utcnow
 from keeper.edge.redirects import REDIRECTS_FILE, RedirectError, parse_redirects_file
 from keeper.jobs.follow import product_changed
+from keeper.services import objects
 from keeper.services.builds import staging
 from keeper.services.builds.confirm import fail
-from keeper.services.builds.verify import describe_faults, verify_objects
+from keeper.services.builds.faults import describe_faults
+from keeper.services.builds.materialize import queue_materialization
 from keeper.services.compat.manifest import LandedRefused, record_landed_manifest
 from keeper.services.compat.register import COMPAT_MARK
 from keeper.services.publish import apply_tracking, lock_product
 from keeper.services.runtime import Runtime
-from keeper.services.stores import build_prefix
+from keeper.services.stores import manifest_key, object_key
 from keeper.storage import ObjectNotFound, ObjectStore, StorageError
 
 
@@ -103,12 +119,90 @@ def finish_confirmation(
         files = list(
             session.exec(select(BuildFile).where(BuildFile.build_id == build_id))
         )
+        held = objects.present(session, product, {f.sha256 for f in files})
         session.commit()
-        redirects, error = _publish_and_verify(session, store, product, build, files)
-        _tidy(engine, store, product, build)
+        placed = _place_and_check(store, product, build, files, held)
+        # Recorded whatever else is wrong: what was placed is then kept (or
+        # collected) by the rules every object follows, and a repair sends
+        # only the files at fault.
+        objects.record_placed(session, product, placed.objects)
+        session.commit()
+        if placed.faults:
+            _tidy(engine, store, product, build)
+            return _failed(session, build, describe_faults(sorted(placed.faults)))
+        redirects, error = _read_redirects(store, product, files)
         if error:
+            _tidy(engine, store, product, build)
             return _failed(session, build, error)
-        return _complete(session, product, build, redirects, actor=actor)
+        write_manifest(store, product, build, files)
+        materialized = has_prefix_edges(session, org)
+        session.commit()
+        if materialized:
+            staging.materialize(store, product, build, files)
+        _tidy(engine, store, product, build)
+        return _complete(
+            session, product, build, redirects, materialized=materialized, actor=actor
+        )
+
+
+def _place_and_check(
+    store: ObjectStore,
+    product: Product,
+    build: Build,
+    files: list[BuildFile],
+    held: set[str],
+) -> staging.Placed:
+    """Place the build's uploads as objects; every other file's object
+    must be held already (or be placed by another path's upload)."""
+    uploaded = [f for f in files if not f.reused]
+    placed = staging.place_uploads(store, product, build, uploaded, held)
+    sent = {f.sha256 for f in uploaded}
+    placed.faults += [
+        f"{f.path} (keeper no longer holds its bytes; upload it again)"
+        for f in files
+        if f.reused and f.sha256 not in held and f.sha256 not in sent
+    ]
+    return placed
+
+
+def write_manifest(
+    store: ObjectStore, product: Product, build: Build, files: list[BuildFile]
+) -> None:
+    """The build's manifest as a store object: a build can be served or
+    recovered from the store alone."""
+    document = {
+        "build": build.public_id,
+        "product": product.slug,
+        "git_ref": build.git_ref,
+        "files": [
+            {
+                "path": f.path,
+                "size": f.size,
+                "sha256": f.sha256,
+                "content_type": f.content_type,
+            }
+            for f in sorted(files, key=lambda f: f.path)
+        ],
+    }
+    encoded = json.dumps(document, separators=(",", ":")).encode()
+    store.put(
+        manifest_key(product, build),
+        # mtime=0: the same manifest always compresses to the same bytes.
+        gzip.compress(encoded, mtime=0),
+        content_type="application/gzip",
+    )
+
+
+def has_prefix_edges(session: Session, org: Organization) -> bool:
+    """True when an edge of the org reads builds as plain prefixes (every
+    recorded edge: nginx, Varnish, Fastly); only the built-in edge reads
+    through manifests."""
+    return (
+        session.exec(
+            select(EdgeConfig.id).where(EdgeConfig.org_id == org.id).limit(1)
+        ).first()
+        is not None
+    )
 
 
 def _record_landed(
@@ -126,26 +220,6 @@ def _record_landed(
         return "nothing was uploaded: the build's folder is empty"
     session.commit()
     return None
-
-
-def _publish_and_verify(
-    session: Session,
-    store: ObjectStore,
-    product: Product,
-    build: Build,
-    files: list[BuildFile],
-) -> tuple[list[dict[str, Any]], str | None]:
-    """Copy the uploads into the build's prefix and check every object;
-    returns the build's redirect rules, and what is wrong if anything."""
-    # Reused files were copied and checked by keeper at registration, and
-    # files keeper hashed as it recorded them (1.x uploads) were copied by
-    # that step: the rest are the client's uploads.
-    uploaded = [f for f in files if not (f.reused or f.sha256_verified)]
-    staging.promote(store, product, build, uploaded)
-    faults = verify_objects(session, store, product, build, files)
-    if faults:
-        return [], describe_faults(faults)
-    return _read_redirects(store, product, build, files)
 
 
 def _tidy(engine: Engine, store: ObjectStore, product: Product, build: Build) -> None:
@@ -177,6 +251,7 @@ def _complete(
     build: Build,
     redirects: list[dict[str, Any]],
     *,
+    materialized: bool,
     actor: str | None,
 ) -> Outcome:
     lock_product(session, product)
@@ -187,7 +262,18 @@ def _complete(
     build.status = BuildStatus.complete
     build.completed = utcnow()
     build.redirects = redirects
-    session.add(build)  # with the files verify_objects marked verified
+    build.materialized = materialized
+    session.add(build)
+    session.execute(
+        update(BuildFile)
+        .where(col(BuildFile.build_id) == build.id)
+        .values(sha256_verified=True)
+    )
+    if not materialized:
+        org = session.get(Organization, product.org_id)
+        if org is not None and has_prefix_edges(session, org):
+            # An edge that reads prefixes was recorded since we looked.
+            queue_materialization(session, org)
     moved = apply_tracking(session, product, build, actor=actor)
     product_changed(session, product)
     session.commit()
@@ -206,7 +292,7 @@ def _reread(session: Session, build: Build) -> Build | None:
 
 
 def _read_redirects(
-    store: ObjectStore, product: Product, build: Build, files: list[BuildFile]
+    store: ObjectStore, product: Product, files: list[BuildFile]
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The rules of the build's ``_redirects``, and why the file cannot be
     used if it cannot.
@@ -214,10 +300,11 @@ def _read_redirects(
     A bad rule fails the build rather than being skipped: a site whose
     redirects silently vanish is worse than one that is not published.
     """
-    if not any(f.path == REDIRECTS_FILE for f in files):
+    found = next((f for f in files if f.path == REDIRECTS_FILE), None)
+    if found is None:
         return [], None
     try:
-        text = store.get(build_prefix(product, build) + REDIRECTS_FILE)
+        text = store.get(object_key(product, found.sha256))
     except ObjectNotFound:
         return [], f"{REDIRECTS_FILE} (missing)"
     try:

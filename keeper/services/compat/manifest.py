@@ -2,10 +2,9 @@
 
 ltd-conveyor 0.8 uploads without telling keeper what it sends. Its files
 land in the build's staging folder; at confirmation keeper checks their
-names and sizes against the rules any manifest follows, copies them into
-the build's prefix, hashes the copies and records that, exactly as if a
-client had declared it. Keeper's normal confirmation then verifies the
-objects against it like any other build.
+names and sizes against the rules any manifest follows, hashes them and
+records that, exactly as if a client had declared it. Keeper's normal
+confirmation then places and verifies them like any other build's.
 """
 
 from __future__ import annotations
@@ -16,14 +15,13 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import delete
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from keeper.db import Build, BuildFile, Product
 from keeper.db.types import pk
 from keeper.domain.limits import MAX_BUILD_BYTES, MAX_FILE_BYTES, MAX_MANIFEST_FILES
 from keeper.domain.paths import PathError, check_path, check_paths_together
-from keeper.services.builds import staging
-from keeper.services.stores import build_prefix, staging_prefix
+from keeper.services.stores import staging_prefix
 from keeper.storage import ObjectInfo, ObjectNotFound, ObjectStore
 
 _HASH_WORKERS = 8
@@ -96,22 +94,30 @@ def read_landed(store: ObjectStore, prefix: str) -> list[LandedFile]:
 def record_landed_manifest(
     session: Session, store: ObjectStore, product: Product, build: Build
 ) -> list[LandedFile]:
-    """Publish what landed in ``build``'s staging folder into its prefix,
-    and make what the prefix then holds its manifest.
+    """Make what landed in ``build``'s staging folder its manifest, with
+    the files an earlier confirmation of it recorded that were not sent
+    again (a failed build is confirmed again after the missing files were
+    uploaded, and its earlier files were placed as objects then).
 
-    Replacing, not adding: a build whose verification failed is confirmed
-    again after the missing files were uploaded, and its prefix holds the
-    files of every attempt. Raises :class:`LandedRefused` when what landed
+    The staged files are hashed here; confirmation then places exactly the
+    bytes that hash so. Raises :class:`LandedRefused` when what landed
     breaks a rule a declared manifest would be refused for.
     """
-    target = build_prefix(product, build)
-    staged = _publishable(store, staging_prefix(product, build), target)
-    staging.copy_all(store, product, build, staged)
-    # Copied: a form upload arriving from here on lands in a new folder.
-    staging.discard(store, product, build)
-    # Hashed after copying: only keeper writes the build's prefix, so what
-    # is recorded is what will be served.
-    landed = read_landed(store, target)
+    staged_prefix = staging_prefix(product, build)
+    earlier = {
+        f.path: f
+        for f in session.exec(select(BuildFile).where(BuildFile.build_id == build.id))
+    }
+    staged = _publishable(
+        store, staged_prefix, {path: f.size for path, f in earlier.items()}
+    )
+    landed = {f.path: f for f in read_landed(store, staged_prefix) if f.path in staged}
+    kept = [
+        LandedFile(f.path, f.size, f.sha256, f.content_type)
+        for path, f in earlier.items()
+        if path not in landed
+    ]
+    files = sorted([*landed.values(), *kept], key=lambda f: f.path)
     session.execute(delete(BuildFile).where(col(BuildFile.build_id) == build.id))
     session.add_all(
         BuildFile(
@@ -121,33 +127,30 @@ def record_landed_manifest(
             size=f.size,
             sha256=f.sha256,
             content_type=f.content_type,
-            # Keeper hashed these bytes itself just now: confirmation need
-            # not read every object a second time.
-            sha256_verified=True,
+            # Kept files were placed by the earlier confirmation.
+            reused=f.path not in landed,
         )
-        for f in landed
+        for f in files
     )
-    build.file_count = len(landed)
-    build.total_size = sum(f.size for f in landed)
+    build.file_count = len(files)
+    build.total_size = sum(f.size for f in files)
     session.add(build)
     session.flush()
-    return landed
+    return files
 
 
-def _publishable(store: ObjectStore, staged: str, target: str) -> list[str]:
-    """The staged files (markers aside) to copy into ``target``, once the
-    build they make up together with what ``target`` holds passes every
-    rule of a manifest."""
+def _publishable(
+    store: ObjectStore, staged: str, recorded: dict[str, int]
+) -> list[str]:
+    """The staged files (markers aside) to publish, once the build they
+    make up together with the ``recorded`` files (path → size) of an
+    earlier attempt passes every rule of a manifest."""
     uploads = [
         dataclasses.replace(info, key=info.key[len(staged) :])
         for info in store.list(staged)
     ]
     replaced = {u.key for u in uploads}
-    earlier = {
-        info.key[len(target) :]: info.size
-        for info in store.list(target)
-        if info.key[len(target) :] not in replaced
-    }
+    earlier = {p: size for p, size in recorded.items() if p not in replaced}
     files, _ = split_markers(
         uploads + [ObjectInfo(key=k, size=size) for k, size in earlier.items()]
     )
