@@ -161,33 +161,46 @@ class Transfer:
         self.close()
 
     def send(
-        self, instructions: Iterable[Instruction], files: dict[str, LocalFile]
+        self,
+        instructions: Iterable[Instruction],
+        files: dict[str, LocalFile],
+        more: Iterable[list[Instruction]] = (),
     ) -> TransferStats:
         """Send every instructed file; raises :class:`UploadFailed` naming
         the first file that could not be sent after all retries.
+
+        ``more`` yields further batches (keeper signing the rest of the URLs
+        while the first files go out): each is queued as it arrives.
 
         On the first failure (or Ctrl-C) files not yet started are abandoned:
         nothing is published until the build is confirmed, so stopping early
         loses nothing and a re-run resumes.
         """
-        todo = list(instructions)
-        missing = [i.path for i in todo if i.path not in files]
-        if missing:
-            raise UploadFailed(
-                f"keeper asked for files that are not in the site: {missing[:5]}"
-            )
-        if not todo:
-            return self.stats
-        # Large files first, so one big file does not finish the run alone.
-        todo.sort(key=lambda i: files[i.path].size, reverse=True)
         pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="ltd-upload")
         futures: list[Future[None]] = []
+
+        def submit(batch: list[Instruction]) -> None:
+            missing = [i.path for i in batch if i.path not in files]
+            if missing:
+                raise UploadFailed(
+                    f"keeper asked for files that are not in the site: {missing[:5]}"
+                )
+            # Large files first, so one big file does not finish the run alone.
+            batch.sort(key=lambda i: files[i.path].size, reverse=True)
+            futures.extend(pool.submit(self._send_one, i, files[i.path]) for i in batch)
+
         try:
-            futures = [pool.submit(self._send_one, i, files[i.path]) for i in todo]
-            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            for future in done:
-                if future.exception() is not None:
-                    future.result()
+            submit(list(instructions))
+            for batch in more:
+                for future in futures:
+                    if future.done() and future.exception() is not None:
+                        future.result()
+                submit(list(batch))
+            if futures:
+                done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+                for future in done:
+                    if future.exception() is not None:
+                        future.result()
         finally:
             for future in futures:
                 future.cancel()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +19,10 @@ from conveyor.transfer import (
     TransferStats,
 )
 
+#: Upload URLs keeper signs with the registration; the rest are asked for
+#: in batches of URL_BATCH while the first files are sent.
+FIRST_URLS = 200
+URL_BATCH = 500
 #: How long ``wait`` polls a build that keeper is still processing.
 DEFAULT_WAIT_SECONDS = 600.0
 _TERMINAL = frozenset({"complete", "failed"})
@@ -168,6 +172,8 @@ def stage_site(
         "git_ref": git_ref,
         "manifest": [f.manifest_entry() for f in site.files],
         "ci": ci or {},
+        # Keeper signs these now and the rest while the first are sent.
+        "first_urls": FIRST_URLS,
     }
     if alternate_name:
         body["alternate_name"] = alternate_name
@@ -177,19 +183,23 @@ def stage_site(
     created = client.post(f"{base}/builds", body, retry=True)
     build_path = client.build_path(org, product, created["id"])
     instructions = [Instruction.from_api(u) for u in created["uploads"]]
+    later = [str(p) for p in created.get("more_uploads", [])]
     files = site.by_path()
-    events.registered(
-        created, len(instructions), sum(files[i.path].size for i in instructions)
-    )
+    wanted = [i.path for i in instructions] + later
+    events.registered(created, len(wanted), sum(files[p].size for p in wanted))
 
     def renew(paths: Sequence[str]) -> list[Instruction]:
         fresh = client.post(f"{build_path}/uploads", {"paths": list(paths)}, retry=True)
         return [Instruction.from_api(u) for u in fresh]
 
+    def more() -> Iterator[list[Instruction]]:
+        for i in range(0, len(later), URL_BATCH):
+            yield renew(later[i : i + URL_BATCH])
+
     with Transfer(
         concurrency=concurrency, renew=renew, progress=events.progress
     ) as transfer:
-        stats = transfer.send(instructions, files)
+        stats = transfer.send(instructions, files, more())
     return Staged(created, build_path, stats)
 
 
@@ -226,9 +236,9 @@ def wait_for_build(
                 f"{seconds:.0f}s; check it with `ltd builds show {build['id']}`"
             )
         time.sleep(delay)
-        # Most builds verify in well under a second; a large one is not
-        # polled more than once a second.
-        delay = min(delay * 2, 1.0)
+        # Most builds verify in well under a second; a large one is polled
+        # four times a second, so that its wait ends soon after it does.
+        delay = min(delay * 2, 0.25)
         build = client.get(path)
     return build
 

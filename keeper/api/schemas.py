@@ -357,6 +357,10 @@ class BuildCreate(Strict):
         AfterValidator(_one_build),
     ]
     ci: CiAnnotations = Field(default_factory=dict)
+    #: Sign upload URLs for at most this many files now; the rest come back
+    #: in ``more_uploads``, for ``POST …/builds/{id}/uploads``, so that
+    #: sending starts while keeper signs the others.
+    first_urls: int | None = Field(default=None, ge=1, le=MAX_MANIFEST_FILES)
 
 
 class BuildUpdate(Strict):
@@ -391,6 +395,9 @@ class BuildCreated(BuildPublic):
     reused: int
     #: True when this continues an interrupted upload of the same manifest.
     resumed: bool = False
+    #: Files to send that have no URL yet (``first_urls``): ask for theirs
+    #: with ``POST …/builds/{id}/uploads``.
+    more_uploads: list[str] = Field(default_factory=list)
 
 
 class UploadRenewal(Strict):

@@ -272,15 +272,18 @@ def _stray(
     with Session(engine) as session:
         known: set[str] = set()
         hashes = sorted(listed)
-        for i in range(0, len(hashes), 500):
-            known.update(
-                session.exec(
-                    select(StoredObject.sha256).where(
-                        StoredObject.product_id == product.id,
-                        col(StoredObject.sha256).in_(hashes[i : i + 500]),
-                    )
-                ).all()
-            )
+        # Recorded, or uploaded straight to its key and not verified yet
+        # (a pending build references it).
+        for table in (StoredObject, BuildFile):
+            for i in range(0, len(hashes), 500):
+                known.update(
+                    session.exec(
+                        select(table.sha256).where(
+                            table.product_id == product.id,
+                            col(table.sha256).in_(hashes[i : i + 500]),
+                        )
+                    ).all()
+                )
     stray = [info.key for sha, info in listed.items() if sha not in known]
     if not dry_run:
         for key in stray:

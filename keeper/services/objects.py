@@ -48,23 +48,8 @@ def claim_held(
     """The hashes of ``wanted`` (sha256 → size) that the product holds at
     that size; each is claimed now, so garbage collection keeps it for at
     least its grace period."""
-    held: set[str] = set()
-    now = utcnow()
-    hashes = sorted(wanted)
-    for chunk in _chunks(hashes):
-        rows = session.execute(
-            update(StoredObject)
-            .where(
-                col(StoredObject.product_id) == pk(product),
-                col(StoredObject.sha256).in_(chunk),
-                col(StoredObject.state) == ObjectState.present,
-            )
-            .values(claimed=now)
-            .returning(col(StoredObject.sha256), col(StoredObject.size))
-            .execution_options(synchronize_session=False)
-        )
-        held.update(sha for sha, size in rows if wanted[sha] == size)
-    return held
+    claimed = touch(session, product, wanted)
+    return {sha for sha, size in claimed.items() if wanted[sha] == size}
 
 
 def present(session: Session, product: Product, hashes: Iterable[str]) -> set[str]:
@@ -132,12 +117,14 @@ def record_placed(
         )
 
 
-def touch(session: Session, product: Product, hashes: Iterable[str]) -> None:
-    """Start the grace period of ``hashes`` again (their last build is
-    going: what it held stays for a while, for an undo or a late reader)."""
+def touch(session: Session, product: Product, hashes: Iterable[str]) -> dict[str, int]:
+    """Start the grace period of those of ``hashes`` the product holds
+    (claimed now); returns them with their sizes. Also what a deleted
+    build's objects get: they stay a while, for an undo or a late reader."""
     now = utcnow()
+    found: dict[str, int] = {}
     for chunk in _chunks(sorted(set(hashes))):
-        session.execute(
+        rows = session.execute(
             update(StoredObject)
             .where(
                 col(StoredObject.product_id) == pk(product),
@@ -145,8 +132,11 @@ def touch(session: Session, product: Product, hashes: Iterable[str]) -> None:
                 col(StoredObject.state) == ObjectState.present,
             )
             .values(claimed=now)
+            .returning(col(StoredObject.sha256), col(StoredObject.size))
             .execution_options(synchronize_session=False)
         )
+        found.update({sha: size for sha, size in rows})
+    return found
 
 
 def schedule_collection(

@@ -25,11 +25,12 @@ from sqlmodel import Session, col, select
 
 from keeper.db import Build, BuildFile, BuildStatus, Organization, Product
 from keeper.services import objects
+from keeper.services.builds.staging import place_object
 from keeper.services.builds.verification import has_prefix_edges, write_manifest
 from keeper.services.removal import remove_objects
 from keeper.services.runtime import Runtime
 from keeper.services.stores import build_prefix, object_key
-from keeper.storage import ContentMismatch, ObjectNotFound, ObjectStore
+from keeper.storage import ObjectStore
 from keeper.storage.factory import PrefixedStore
 from keeper.storage.filesystem import FilesystemStore
 
@@ -117,18 +118,7 @@ def migrate_build(
     senders = {f.sha256: f for f in files if f.sha256 not in held}
 
     def place(f: BuildFile) -> str | None:
-        try:
-            store.copy_verified(
-                prefix + f.path,
-                object_key(product, f.sha256),
-                sha256=f.sha256,
-                content_type=f.content_type,
-            )
-        except ObjectNotFound:
-            return f"{f.path} (missing)"
-        except ContentMismatch:
-            return f"{f.path} (sha256 differs from the manifest)"
-        return None
+        return place_object(store, product, prefix + f.path, f)
 
     with ThreadPoolExecutor(_WORKERS) as pool:
         faults = [x for x in pool.map(place, senders.values()) if x is not None]

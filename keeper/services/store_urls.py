@@ -28,7 +28,8 @@ _OPTION = (
     rf"(?:endpoint_url=https?://{_LABEL}(?:\.{_LABEL}){{0,3}}(?::[1-9][0-9]{{0,3}})?"
     r"|region=[a-z][a-z0-9-]{0,28}[a-z0-9]"
     r"|addressing_style=(?:path|virtual|auto)"
-    r"|presigned_post=(?:true|false))"
+    r"|presigned_post=(?:true|false)"
+    r"|direct_uploads=(?:true|false))"
 )
 #: What :func:`check_storage_url` takes, as a pattern for the API's schema
 #: (it says no more than the check does; the check says why it refuses).

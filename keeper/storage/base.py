@@ -137,6 +137,13 @@ class ObjectStore(Protocol):
     supports_presigned_put: bool
     #: True when :meth:`presign_post` gives form targets clients can use.
     supports_presigned_post: bool
+    #: True when a presigned PUT may write a content-addressed object in
+    #: place rather than into staging: the server refuses any body whose
+    #: MD5 is not the signed Content-MD5, so a URL (leaked, replayed) can
+    #: only ever write the bytes it was signed for. An operator setting,
+    #: ``direct_uploads=true`` in the S3 URL: AWS S3, rclone and MinIO
+    #: check; moto does not.
+    direct_uploads: bool
 
     def put(
         self, key: str, data: bytes | BinaryIO, *, content_type: str | None = None

@@ -23,7 +23,7 @@ from .filesystem import FilesystemStore
 from .s3 import AddressingStyle, S3Store
 
 _S3_OPTIONS = frozenset(
-    {"endpoint_url", "region", "addressing_style", "presigned_post"}
+    {"endpoint_url", "region", "addressing_style", "presigned_post", "direct_uploads"}
 )
 _BOOLEANS = {"true": True, "false": False}
 
@@ -89,6 +89,9 @@ def _s3_from_url(url: str, bucket: str, path: str, query: str) -> S3Store:
     post = options.get("presigned_post", "true").lower()
     if post not in _BOOLEANS:
         raise ValueError(f"presigned_post must be true or false, not {post!r}")
+    direct = options.get("direct_uploads", "false").lower()
+    if direct not in _BOOLEANS:
+        raise ValueError(f"direct_uploads must be true or false, not {direct!r}")
     prefix = unquote(path).strip("/")
     if prefix:
         validate_key(prefix)
@@ -99,6 +102,7 @@ def _s3_from_url(url: str, bucket: str, path: str, query: str) -> S3Store:
         region=options.get("region") or None,
         addressing_style=cast(AddressingStyle | None, style),
         presigned_post=_BOOLEANS[post],
+        direct_uploads=_BOOLEANS[direct],
     )
 
 
@@ -116,6 +120,7 @@ class PrefixedStore:
         self.prefix = prefix
         self.supports_presigned_put = store.supports_presigned_put
         self.supports_presigned_post = store.supports_presigned_post
+        self.direct_uploads = store.direct_uploads
 
     def __repr__(self) -> str:
         return f"PrefixedStore({self.store!r}, {self.prefix!r})"

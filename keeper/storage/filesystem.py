@@ -44,6 +44,7 @@ class FilesystemStore:
 
     supports_presigned_put = False
     supports_presigned_post = False
+    direct_uploads = False
 
     def __init__(self, root: Path) -> None:
         root.mkdir(parents=True, exist_ok=True)
@@ -80,6 +81,16 @@ class FilesystemStore:
 
     def copy(self, src: str, dst: str, *, content_type: str | None = None) -> None:
         # Types are not stored here: readers guess them from the name.
+        self._copy(src, dst, None)
+
+    def copy_verified(
+        self, src: str, dst: str, *, sha256: str, content_type: str | None = None
+    ) -> None:
+        self._copy(src, dst, sha256)
+
+    def _copy(self, src: str, dst: str, sha256: str | None) -> None:
+        """``src`` at ``dst`` as a hard link (or a copy of its bytes across
+        filesystems); with ``sha256``, only if the linked bytes hash to it."""
         src_path = self._path(src)
         dst_path = self._path(dst)
         if not _is_file(src_path):
@@ -88,46 +99,22 @@ class FilesystemStore:
 
         def link_or_copy(tmp: Path) -> None:
             # Objects are only ever replaced, never written in place, so a
-            # hard link shares bytes safely and costs no disk space.
-            try:
-                os.link(src_path, tmp)
-                return
-            except FileNotFoundError as exc:
-                raise ObjectNotFound(src) from exc
-            except OSError:
-                pass  # another filesystem, or links not allowed: copy bytes
-            try:
-                shutil.copyfile(src_path, tmp)
-            except FileNotFoundError as exc:
-                raise ObjectNotFound(src) from exc
-            except OSError as exc:
-                raise _write_error(dst, exc) from exc
-
-        self._replace_via_temp(dst, dst_path, link_or_copy)
-
-    def copy_verified(
-        self, src: str, dst: str, *, sha256: str, content_type: str | None = None
-    ) -> None:
-        src_path = self._path(src)
-        dst_path = self._path(dst)
-        if not _is_file(src_path):
-            raise ObjectNotFound(src)
-        self._make_parent(dst, dst_path)
-
-        def link_and_hash(tmp: Path) -> None:
-            # The temp name holds the inode as it is now: a later upload
-            # replaces the source's name with a new inode, never these bytes.
+            # hard link shares bytes safely and costs no disk space; and the
+            # temp name holds the inode as it is now (a later upload gives
+            # the source's name a new inode, never changes these bytes).
             try:
                 os.link(src_path, tmp)
             except FileNotFoundError as exc:
                 raise ObjectNotFound(src) from exc
-            except OSError:
+            except OSError:  # another filesystem, or links not allowed
                 try:
                     shutil.copyfile(src_path, tmp)
                 except FileNotFoundError as exc:
                     raise ObjectNotFound(src) from exc
                 except OSError as exc:
                     raise _write_error(dst, exc) from exc
+            if sha256 is None:
+                return
             digest = hashlib.sha256()
             size = 0
             with tmp.open("rb") as handle:
@@ -139,7 +126,7 @@ class FilesystemStore:
             # Placed now, whenever it was uploaded: its age is the object's.
             os.utime(tmp)
 
-        self._replace_via_temp(dst, dst_path, link_and_hash)
+        self._replace_via_temp(dst, dst_path, link_or_copy)
 
     def delete(self, key: str) -> None:
         path = self._path(key)

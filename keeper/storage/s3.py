@@ -86,6 +86,7 @@ class S3Store:
         secret_key: str | None = None,
         addressing_style: AddressingStyle | None = None,
         presigned_post: bool = True,
+        direct_uploads: bool = False,
         client: Any = None,
     ) -> None:
         if not bucket:
@@ -98,6 +99,9 @@ class S3Store:
         # Some S3-compatible servers (rclone serve s3) refuse POST Object;
         # keeper then receives form uploads itself.
         self.supports_presigned_post = presigned_post
+        # Only for servers that refuse a body whose MD5 is not the signed
+        # Content-MD5 (AWS S3, rclone, MinIO; not moto): see base.py.
+        self.direct_uploads = direct_uploads
         if client is None:
             # Buckets on a local or custom endpoint are rarely resolvable as
             # <bucket>.<host>, so default to path-style addressing there.

@@ -8,13 +8,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from keeper.app import create_app
 from tests.conftest import Keeper, make_settings
 from tests.objects import Objects, Walk, bucket_walk, build_in, folder_walk
-from tests.publishing import Files, confirm, create_lsst_pipelines, register
+from tests.publishing import (
+    Files,
+    confirm,
+    create_lsst_pipelines,
+    register,
+    upload,
+)
 from tests.servers import S3Endpoint
 from tests.settled import SettledClient
 
@@ -55,8 +60,11 @@ def keeper_on(
     database_url: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    *,
+    options: str = "",
 ) -> Iterator[Stored]:
-    """``backend``: "filesystem", "moto_s3" or "rclone_s3"."""
+    """``backend``: "filesystem", "moto_s3" or "rclone_s3"; ``options`` are
+    added to an S3 store's URL (``&direct_uploads=true``)."""
     if backend == "filesystem":
         root = tmp_path / "storage"
         url, walk, org_root = f"file://{root}", folder_walk(root), "lsst/"
@@ -67,6 +75,7 @@ def keeper_on(
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", endpoint.secret_key)
         url = (
             f"s3://{bucket}/sites?endpoint_url={endpoint.endpoint_url}&region=us-east-1"
+            + options
         )
         walk, org_root = bucket_walk(endpoint, bucket), "sites/lsst/"
     settings = make_settings(database_url, url, tmp_path)
@@ -105,16 +114,7 @@ def publish_on(k: Keeper, files: Files) -> dict[str, Any]:
     """Register, upload and confirm ``files``: uploads go to wherever the
     URLs point (keeper itself, or an S3 server), as a client sends them."""
     build = register(k.client, PRODUCT_API, k.auth(), files)
-    with httpx.Client() as http:
-        for item in build["uploads"]:
-            sender = k.client if item["url"].startswith("http://testserver/") else http
-            r = sender.request(
-                item["method"],
-                item["url"],
-                headers=item["headers"],
-                content=files[item["path"]],
-            )
-            assert r.status_code in (200, 204), r.text
+    upload(k.client, build, files)
     done = confirm(k.client, PRODUCT_API, k.auth(), build["id"])
     assert done.status_code == 200, done.text
     body: dict[str, Any] = done.json()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -65,6 +65,31 @@ def test_every_file_arrives_once_with_its_headers(tmp_path: Path) -> None:
     assert stats.files == len(files)
     assert stats.bytes == sum(f.size for f in files.values())
     assert stats.retries == 0
+
+
+def test_batches_that_arrive_while_sending_are_sent_too(tmp_path: Path) -> None:
+    """The URLs keeper signs after the registration: each batch is queued as
+    it arrives, while the first files are already on their way."""
+    files = site(tmp_path)
+    received: list[str] = []
+    all_instructions = instructions(files)
+    first, rest = all_instructions[:3], all_instructions[3:]
+    fetched: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        received.append(request.url.path.lstrip("/"))
+        return httpx.Response(200)
+
+    def batches() -> Iterator[list[Instruction]]:
+        for i in range(0, len(rest), 5):
+            fetched.append(i)
+            yield rest[i : i + 5]
+
+    with transfer(handler) as t:
+        stats = t.send(first, files, batches())
+    assert sorted(received) == sorted(files)
+    assert stats.files == len(files)
+    assert len(fetched) == 4
 
 
 @pytest.mark.parametrize(

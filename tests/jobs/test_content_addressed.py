@@ -19,7 +19,14 @@ from keeper.services import gc
 from keeper.services.runtime import Runtime
 from tests.conftest import Keeper
 from tests.jobs.conftest import engine
-from tests.publishing import confirm, failed_with, publish, register, upload
+from tests.publishing import (
+    confirm,
+    failed_with,
+    manifest_of,
+    publish,
+    register,
+    upload,
+)
 
 BASE = "/api/orgs/lsst/products/pipelines"
 
@@ -116,7 +123,7 @@ def test_bytes_that_are_not_what_the_manifest_says_are_never_placed(
     # presigned URL signed would let a leaked URL write.
     (store_root(k) / "_staging" / build["id"] / "p1.html").write_bytes(b"evil")
     error = failed_with(confirm(k.client, BASE, k.auth(), build["id"]))
-    assert "p1.html (sha256 differs)" in error
+    assert "p1.html (size 4, manifest says" in error
     assert sha(files["p1.html"]) not in stored_objects(k)
     assert sha(b"evil") not in stored_objects(k)
     assert sha(files["p0.html"]) in stored_objects(k)
@@ -207,3 +214,35 @@ def test_an_object_told_held_is_kept_even_if_unreferenced_until_grace(
         assert {r.sha256 for r in rows} >= {
             sha(f"<p>page {i} of a</p>".encode()) for i in range(2)
         }
+
+
+def test_urls_can_be_signed_in_batches_while_sending(k: Keeper) -> None:
+    """``first_urls``: the registration signs that many URLs and names the
+    rest, whose URLs the client asks for while it sends the first."""
+    files = docs(6)
+    response = k.client.post(
+        f"{BASE}/builds",
+        headers=k.auth(),
+        json={"git_ref": "main", "manifest": manifest_of(files), "first_urls": 2},
+    )
+    assert response.status_code == 201, response.text
+    build = response.json()
+    assert len(build["uploads"]) == 2
+    later = build["more_uploads"]
+    assert sorted([u["path"] for u in build["uploads"]] + later) == sorted(files)
+    renewed = k.client.post(
+        f"{BASE}/builds/{build['id']}/uploads", headers=k.auth(), json={"paths": later}
+    )
+    assert renewed.status_code == 200, renewed.text
+    upload(k.client, {"uploads": build["uploads"] + renewed.json()}, files)
+    done = confirm(k.client, BASE, k.auth(), build["id"])
+    assert done.json()["status"] == "complete", done.text
+
+
+def test_first_urls_is_bounded(k: Keeper) -> None:
+    response = k.client.post(
+        f"{BASE}/builds",
+        headers=k.auth(),
+        json={"git_ref": "main", "manifest": manifest_of(docs(1)), "first_urls": 0},
+    )
+    assert response.status_code == 422, response.text

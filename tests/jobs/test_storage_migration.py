@@ -9,9 +9,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
@@ -26,7 +24,7 @@ from keeper.services.stores import build_prefix, object_key
 from keeper.storage import ObjectStore
 from tests.conftest import BOOTSTRAP, Keeper, make_settings
 from tests.jobs.conftest import engine
-from tests.publishing import confirm, create_lsst_pipelines, register
+from tests.publishing import create_lsst_pipelines, publish
 from tests.servers import S3Endpoint
 from tests.settled import SettledClient, settle
 
@@ -96,31 +94,6 @@ def make_legacy(k: Keeper) -> None:
     # back to the old layout (which nothing but this test does) shows
     # after that.
     time.sleep(FRESH_FOR + 0.1)
-
-
-def publish(
-    client: SettledClient,
-    base: str,
-    headers: dict[str, str],
-    files: dict[str, bytes],
-    git_ref: str = "main",
-) -> dict[str, Any]:
-    """Publish through keeper, sending the files wherever its upload URLs
-    say (keeper itself, or the S3 server)."""
-    build = register(client, base, headers, files, git_ref)
-    with httpx.Client() as direct:
-        for item in build["uploads"]:
-            sender = client if item["url"].startswith("http://testserver") else direct
-            response = sender.request(
-                item["method"],
-                item["url"],
-                headers=item["headers"],
-                content=files[item["path"]],
-            )
-            assert response.status_code in (200, 204), response.text
-    done = confirm(client, base, headers, build["id"]).json()
-    assert done["status"] == "complete", done
-    return done
 
 
 def pages(label: str) -> dict[str, bytes]:

@@ -268,7 +268,8 @@ def test_replicas_workers_and_an_agent_publish_twenty_uploads(
                 headers=AUTH,
                 params={"status": ["queued", "running"]},
             ).json()
-            return not busy
+            # Every registration also queues its expiry, days away.
+            return not [j for j in busy if j["kind"] != "collect_garbage"]
 
         # The renders the new template asked for are done: the next job
         # is caught as it starts, long before it ends.

@@ -61,6 +61,7 @@ def create_build(
         ci=body.ci,
         uploader=who.label,
         manifest=[ManifestEntry(**f.model_dump()) for f in body.manifest],
+        first_urls=body.first_urls,
     )
     build = registration.build
     return BuildCreated.model_validate(
@@ -69,6 +70,7 @@ def create_build(
             "uploads": _instructions(registration.uploads),
             "reused": registration.reused,
             "resumed": registration.resumed,
+            "more_uploads": registration.more,
         }
     )
 

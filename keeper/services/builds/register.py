@@ -9,7 +9,7 @@ import json
 import secrets
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -21,7 +21,7 @@ from keeper.db.types import pk
 from keeper.services.errors import Conflict, Invalid
 from keeper.services.objects import claim_held, schedule_collection
 from keeper.services.runtime import Runtime
-from keeper.services.stores import staging_prefix
+from keeper.services.stores import object_key, staging_prefix
 from keeper.services.upload_grants import WRITABLE
 from keeper.services.upload_urls import UploadGrant
 from keeper.storage import ObjectStore, UploadTarget
@@ -63,6 +63,9 @@ class Registration:
     reused: int
     #: True when an interrupted upload of the same manifest was picked up.
     resumed: bool
+    #: Files to upload whose URLs were not signed yet (``first_urls``):
+    #: the client asks for them with :func:`renew_uploads` while it sends.
+    more: list[str] = field(default_factory=list)
 
 
 def new_public_id() -> str:
@@ -82,8 +85,14 @@ def register_or_resume(
     manifest: list[ManifestEntry],
     ci: dict[str, Any],
     uploader: str | None,
+    first_urls: int | None = None,
 ) -> Registration:
     """Register a build, or resume the pending one with the same manifest.
+
+    With ``first_urls``, only that many upload URLs are signed now (signing
+    thousands takes a second or more on S3); the other files are named in
+    :attr:`Registration.more`, so the client starts sending at once and
+    asks for the rest meanwhile.
 
     Re-running an interrupted ``ltd upload`` sends the same manifest and
     refs: it gets the same build back and is asked only for the files that
@@ -101,14 +110,16 @@ def register_or_resume(
         .order_by(col(Build.id).desc())
     ).first()
     if twin is not None:
-        uploads = _missing_uploads(session, runtime, org, product, twin)
+        entries = _missing_entries(session, runtime, org, product, twin)
         reused = session.exec(
             select(func.count())
             .select_from(BuildFile)
             .where(BuildFile.build_id == twin.id, col(BuildFile.reused))
         ).one()
-        return Registration(twin, uploads, reused=reused, resumed=True)
-    build, uploads = register_build(
+        return _signed(
+            runtime, org, product, twin, entries, first_urls, reused, resumed=True
+        )
+    build, entries = register_build(
         session,
         runtime,
         org,
@@ -121,8 +132,30 @@ def register_or_resume(
         uploader=uploader,
         digest=digest,
     )
+    reused = build.file_count - len(entries)
+    return _signed(
+        runtime, org, product, build, entries, first_urls, reused, resumed=False
+    )
+
+
+def _signed(
+    runtime: Runtime,
+    org: Organization,
+    product: Product,
+    build: Build,
+    entries: list[ManifestEntry],
+    first_urls: int | None,
+    reused: int,
+    *,
+    resumed: bool,
+) -> Registration:
+    now = entries if first_urls is None else entries[:first_urls]
     return Registration(
-        build, uploads, reused=build.file_count - len(uploads), resumed=False
+        build,
+        _uploads(runtime, org, product, build, now),
+        reused=reused,
+        resumed=resumed,
+        more=[e.path for e in entries[len(now) :]],
     )
 
 
@@ -157,8 +190,9 @@ def register_build(
     ci: dict[str, Any],
     uploader: str | None,
     digest: str | None = None,
-) -> tuple[Build, list[Upload]]:
-    """Record a new pending build; ask only for the bytes keeper lacks.
+) -> tuple[Build, list[ManifestEntry]]:
+    """Record a new pending build; returns it and the files to ask for:
+    only the bytes keeper lacks.
 
     A file whose sha256 (at its size) the product already holds is not
     asked for, and neither is a second path with the same bytes as
@@ -213,12 +247,11 @@ def register_build(
     wanted_entries = sorted(
         (e for e in manifest if senders.get(e.sha256) == e.path), key=lambda e: e.path
     )
-    uploads = _uploads(runtime, org, product, build, wanted_entries)
     # Should the upload be abandoned, collection expires the build then.
     expires = timedelta(seconds=runtime.settings.pending_build_expires_in)
     schedule_collection(session, runtime, product, expires)
     session.flush()
-    return build, uploads
+    return build, wanted_entries
 
 
 def renew_uploads(
@@ -264,16 +297,23 @@ def renew_uploads(
     return _uploads(runtime, org, product, build, [_entry(f) for f in ordered])
 
 
-def _missing_uploads(
+def _missing_entries(
     session: Session,
     runtime: Runtime,
     org: Organization,
     product: Product,
     build: Build,
-) -> list[Upload]:
+) -> list[ManifestEntry]:
     prefix = staging_prefix(product, build)
     store = runtime.stores.for_org(org)
     landed = {info.key[len(prefix) :]: info.size for info in store.list(prefix)}
+
+    def sent(f: BuildFile) -> bool:
+        if sends_in_place(store, f.md5):
+            info = store.stat(object_key(product, f.sha256))
+            return info is not None and info.size == f.size
+        return landed.get(f.path) == f.size
+
     missing = [
         _entry(f)
         for f in session.exec(
@@ -281,9 +321,9 @@ def _missing_uploads(
             .where(BuildFile.build_id == build.id)
             .order_by(col(BuildFile.path))
         )
-        if not f.reused and landed.get(f.path) != f.size
+        if not f.reused and not sent(f)
     ]
-    return _uploads(runtime, org, product, build, missing)
+    return missing
 
 
 def _uploads(
@@ -296,9 +336,29 @@ def _uploads(
     store = runtime.stores.for_org(org)
     prefix = staging_prefix(product, build)
     return [
-        Upload(e.path, upload_target(runtime, store, org, build, prefix + e.path, e))
+        Upload(
+            e.path,
+            upload_target(
+                runtime,
+                store,
+                org,
+                build,
+                object_key(product, e.sha256)
+                if sends_in_place(store, e.md5)
+                else prefix + e.path,
+                e,
+            ),
+        )
         for e in entries
     ]
+
+
+def sends_in_place(store: ObjectStore, md5: str | None) -> bool:
+    """True when a file is uploaded straight to its object key: the store
+    holds a presigned PUT to the signed Content-MD5 (``direct_uploads``),
+    and the client gave one. Otherwise it goes to staging, and keeper
+    copies what it hashed from there."""
+    return store.direct_uploads and md5 is not None
 
 
 def _entry(f: BuildFile) -> ManifestEntry:
@@ -313,9 +373,9 @@ def upload_target(
     key: str,
     entry: ManifestEntry,
 ) -> UploadTarget:
-    """Where the client sends one file (``key``, in the build's staging
-    folder): the store's own presigned URL, or keeper's signed URL for
-    stores that cannot presign.
+    """Where the client sends one file (``key``: in the build's staging
+    folder, or its object key, see :func:`sends_in_place`): the store's own
+    presigned URL, or keeper's signed URL for stores that cannot presign.
 
     Either way the URL takes only the declared file: keeper's checks the
     size and sha256 itself; a presigned one has the length, the sha256

@@ -63,20 +63,9 @@ def place_uploads(
     def place(f: BuildFile) -> str | None:
         if f.sha256 in held:
             return None
-        try:
-            store.copy_verified(
-                staged + f.path,
-                object_key(product, f.sha256),
-                sha256=f.sha256,
-                content_type=f.content_type,
-            )
-        except ObjectNotFound:
-            return f"{f.path} (missing)"
-        except ContentMismatch as exc:
-            if exc.size is not None and exc.size != f.size:
-                return f"{f.path} (size {exc.size}, manifest says {f.size})"
-            return f"{f.path} (sha256 differs)"
-        return None
+        if store.direct_uploads and f.md5 is not None:
+            return _check_in_place(store, product, f)
+        return place_object(store, product, staged + f.path, f)
 
     with ThreadPoolExecutor(_COPY_WORKERS) as pool:
         results = list(pool.map(place, uploaded))
@@ -86,6 +75,38 @@ def place_uploads(
         elif f.sha256 not in held:
             placed.objects[f.sha256] = f.size
     return placed
+
+
+def place_object(
+    store: ObjectStore, product: Product, source: str, f: BuildFile
+) -> str | None:
+    """Copy the bytes at ``source`` to ``f``'s object key if they hash to
+    its sha256; returns what is wrong with ``f`` if they do not."""
+    try:
+        store.copy_verified(
+            source,
+            object_key(product, f.sha256),
+            sha256=f.sha256,
+            content_type=f.content_type,
+        )
+    except ObjectNotFound:
+        return f"{f.path} (missing)"
+    except ContentMismatch as exc:
+        if exc.size is not None and exc.size != f.size:
+            return f"{f.path} (size {exc.size}, manifest says {f.size})"
+        return f"{f.path} (sha256 differs)"
+    return None
+
+
+def _check_in_place(store: ObjectStore, product: Product, f: BuildFile) -> str | None:
+    """A file uploaded straight to its object key: read it back and hash it
+    (the store checked only its MD5). Bytes that do not hash to the key
+    stay unrecorded, never served, and are collected as stray."""
+    try:
+        digest = store.sha256(object_key(product, f.sha256))
+    except ObjectNotFound:
+        return f"{f.path} (missing)"
+    return None if digest == f.sha256 else f"{f.path} (sha256 differs)"
 
 
 def materialize(
