@@ -9,8 +9,9 @@ reads so its own cost stays small.
 
 A connection is sorted by its first request: one that carries an
 ``Authorization`` header is *signed* (an S3 client with credentials: s5cmd,
-aws, or keeper's own boto3 client), one that does not is *unsigned* (a
-presigned PUT or a browser-style form POST, as ``ltd`` sends). Keeper's
+aws, or keeper's own boto3 client), and so is a GET (keeper reading an
+object back through a presigned URL, to hash it); the rest are *unsigned*
+(a presigned PUT or a browser-style form POST, as ``ltd`` sends). Keeper's
 storage traffic goes through the same forwarder as the client's uploads,
 because presigned URLs name the endpoint keeper was given; this split tells
 the two apart.
@@ -195,7 +196,11 @@ async def _pipe(
 
 def _classify(head: bytes) -> str:
     headers = head.split(b"\r\n\r\n", 1)[0].lower()
-    return "signed" if b"\r\nauthorization:" in headers else "unsigned"
+    # Keeper reads objects back through presigned GETs too (to hash them);
+    # clients only ever write.
+    if b"\r\nauthorization:" in headers or headers.startswith(b"get "):
+        return "signed"
+    return "unsigned"
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:

@@ -25,6 +25,11 @@ class Run:
     #: CPU seconds during the run: client, keeper, store (the S3 server),
     #: proxy (the counting forwarders).
     cpu: dict[str, float] = field(default_factory=dict)
+    #: Peak resident set size, MB: the client's (``ru_maxrss`` of the
+    #: process, from ``wait4``) and keeper's (``VmHWM`` read right after the
+    #: run, reset before it when Linux allows; else since keeper started).
+    peak_rss_client: float | None = None
+    peak_rss_keeper: float | None = None
 
 
 @dataclass
@@ -40,6 +45,9 @@ class Measurement:
     proxied: list[Run] = field(default_factory=list)
     direct: list[Run] = field(default_factory=list)
     error: str | None = None
+    #: False where there is no S3 traffic to count (the filesystem store):
+    #: its runs are all without the proxy, once per round.
+    counted: bool = True
 
     @property
     def ok(self) -> bool:
@@ -78,6 +86,14 @@ class Measurement:
     def cpu(self, name: str) -> float | None:
         return median([r.cpu[name] for r in self.timed if name in r.cpu])
 
+    @property
+    def peak_rss_client(self) -> float | None:
+        return median([r.peak_rss_client for r in self.timed if r.peak_rss_client])
+
+    @property
+    def peak_rss_keeper(self) -> float | None:
+        return median([r.peak_rss_keeper for r in self.timed if r.peak_rss_keeper])
+
     def as_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -87,6 +103,8 @@ class Measurement:
             "proxied_seconds": self.proxied_seconds,
             "sent_bytes": self.sent,
             "keeper_store_bytes": self.keeper_store,
+            "peak_rss_client_mb": self.peak_rss_client,
+            "peak_rss_keeper_mb": self.peak_rss_keeper,
             "error": self.error,
             "proxied_runs": [asdict(r) for r in self.proxied],
             "direct_runs": [asdict(r) for r in self.direct],
@@ -95,6 +113,37 @@ class Measurement:
 
 def median(values: Sequence[float]) -> float | None:
     return statistics.median(values) if values else None
+
+
+@dataclass
+class Growth:
+    """The bytes a product's store holds after one full build and after
+    ``builds`` more, each with a different 1% of the files changed."""
+
+    store: str
+    #: What was counted: the bucket's ``sites/`` or the storage folder.
+    where: str
+    builds: int
+    first_objects: int | None = None
+    first_bytes: int | None = None
+    after_objects: int | None = None
+    after_bytes: int | None = None
+    #: Bytes after all builds by the first folder under the product
+    #: (``_objects``, ``_manifests``, ``_meta`` …).
+    after_folders: dict[str, int] = field(default_factory=dict)
+    full_seconds: float | None = None
+    #: Wall time of each 1%-changed upload.
+    seconds: list[float] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ratio(self) -> float | None:
+        if self.error or not self.first_bytes or self.after_bytes is None:
+            return None
+        return self.after_bytes / self.first_bytes
+
+    def as_json(self) -> dict[str, Any]:
+        return {**asdict(self), "ratio": self.ratio}
 
 
 @dataclass
@@ -110,6 +159,11 @@ class Report:
     startup: float | None = None
     versions: dict[str, str] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
+    #: Store growth over ``storage-10``'s builds, by store.
+    growth: dict[str, Growth] = field(default_factory=dict)
+    #: ``--large``: the large site (files, bytes, folders) and its runs.
+    large_site: dict[str, int] | None = None
+    large: dict[str, Measurement] = field(default_factory=dict)
 
     def seconds(self, name: str) -> float | None:
         m = self.results.get(name)
@@ -117,7 +171,7 @@ class Report:
 
     @property
     def has_direct(self) -> bool:
-        return any(m.direct for m in self.results.values())
+        return any(m.direct for m in self.results.values() if m.counted)
 
 
 @dataclass
@@ -128,10 +182,13 @@ class Target:
     detail: str
 
 
-#: The three targets of DESIGN.md's upload section.
+#: The targets of DESIGN.md's upload section and issue 13.
 S5CMD_LIMIT = 1.25
 CONVEYOR_SPEEDUP = 5.0
 CHANGED_SHARE = 0.10
+GROWTH_LIMIT = 1.2
+#: Builds after the first in the storage growth measurement.
+GROWTH_BUILDS = 10
 
 
 def targets(report: Report) -> list[Target]:
@@ -163,16 +220,38 @@ def targets(report: Report) -> list[Target]:
                 f"{speedup:.1f}× faster" if speedup else _why(report, old, full),
             )
         )
-    pct = secs("ltd-1pct")
-    share = pct / ltd if pct and ltd else None
-    found.append(
-        Target(
-            f"1%-changed upload < {CHANGED_SHARE:.0%} of full",
-            share,
-            None if share is None else share < CHANGED_SHARE,
-            f"{share:.1%} of full" if share else "not measured",
+    for full, pct_name, where in (
+        ("ltd", "ltd-1pct", "rclone"),
+        ("ltd-fs", "ltd-fs-1pct", "filesystem"),
+    ):
+        full_s, pct = secs(full), secs(pct_name)
+        share = pct / full_s if pct and full_s else None
+        found.append(
+            Target(
+                f"1%-changed upload ≤ {CHANGED_SHARE:.0%} of full ({where})",
+                share,
+                None if share is None else share <= CHANGED_SHARE,
+                f"{share:.2f}× full" if share else _why(report, full, pct_name),
+            )
         )
-    )
+    for where in ("rclone", "filesystem"):
+        growth = report.growth.get(where)
+        ratio = growth.ratio if growth else None
+        if ratio is not None:
+            detail = f"{ratio:.2f}× one build"
+        elif growth and growth.error:
+            detail = f"n/a: {growth.error}"
+        else:
+            detail = "not measured"
+        found.append(
+            Target(
+                f"store after {GROWTH_BUILDS} × 1% builds ≤ {GROWTH_LIMIT}× "
+                f"one build ({where})",
+                ratio,
+                None if ratio is None else ratio <= GROWTH_LIMIT,
+                detail,
+            )
+        )
     return found
 
 
@@ -192,11 +271,17 @@ def render(report: Report) -> str:
         "",
     ]
     lines += _results_table(report)
-    how = "without the proxy" if report.has_direct else "through the proxy"
-    lines += ["", f"targets (on wall times {how}):"]
+    heading = "targets:"
+    if any(m.ok for m in report.results.values() if m.counted):
+        how = "without the proxy" if report.has_direct else "through the proxy"
+        heading = f"targets (S3 runs on wall times {how}; the filesystem store's "
+        heading += "have no proxy):"
+    lines += ["", heading]
     for t in targets(report):
         verdict = {True: "PASS", False: "MISS", None: "n/a "}[t.ok]
         lines.append(f"  {verdict}  {t.name}: {t.detail}")
+    lines += _growth_table(report)
+    lines += _large_table(report)
     lines += _phases_table(report)
     lines += _cpu_table(report)
     lines += _sweep_table(report)
@@ -219,8 +304,11 @@ def _results_table(report: Report) -> list[str]:
             continue
         # Ratios compare runs on the same server only.
         moto = m.store == "moto"
-        s5 = None if moto else report.seconds("s5cmd")
-        old = report.seconds("ltd-conveyor-moto" if moto else "ltd-conveyor")
+        rclone = m.store.startswith("rclone")
+        s5 = report.seconds("s5cmd") if rclone else None
+        old = None
+        if moto or rclone:
+            old = report.seconds("ltd-conveyor-moto" if moto else "ltd-conveyor")
         row = [m.label, m.store, f"{secs:.2f}"]
         if both:
             row.append(_num(m.proxied_seconds, ".2f"))
@@ -234,10 +322,113 @@ def _results_table(report: Report) -> list[str]:
     return table(rows) + notes
 
 
+def _growth_table(report: Report) -> list[str]:
+    if not report.growth:
+        return []
+    rows = [
+        [
+            "store",
+            "counted",
+            "first build MB",
+            "objects",
+            f"after {GROWTH_BUILDS} × 1% MB",
+            "objects",
+            "÷ first",
+            "full s",
+            "1% s (median)",
+        ]
+    ]
+    notes = []
+    for g in report.growth.values():
+        if g.error:
+            rows.append([g.store, g.where, "n/a", *[""] * 6])
+            notes.append(f"  n/a: storage growth [{g.store}]: {g.error}")
+            continue
+        mb = [None if b is None else b / 1e6 for b in (g.first_bytes, g.after_bytes)]
+        rows.append(
+            [
+                g.store,
+                g.where,
+                _num(mb[0], ".1f"),
+                _num(g.first_objects, ".0f"),
+                _num(mb[1], ".1f"),
+                _num(g.after_objects, ".0f"),
+                _num(g.ratio, ".2f"),
+                _num(g.full_seconds, ".2f"),
+                _num(median(g.seconds), ".2f"),
+            ]
+        )
+        if g.after_folders:
+            parts = ", ".join(
+                f"{name} {size / 1e6:.1f}"
+                for name, size in sorted(g.after_folders.items(), key=lambda kv: -kv[1])
+            )
+            notes.append(f"  {g.store}, MB after by folder: {parts}")
+    return [
+        "",
+        f"bytes the product's store holds: one full build, then {GROWTH_BUILDS} "
+        "builds each with a different 1% changed (everything counted: objects, "
+        "manifests, generated pages; hard links once):",
+        *table(rows),
+        *notes,
+    ]
+
+
+def _large_table(report: Report) -> list[str]:
+    if report.large_site is None:
+        return []
+    site = report.large_site
+    rows = [
+        [
+            "run",
+            "store",
+            "wall s",
+            "files/s",
+            "÷ full",
+            "files sent",
+            "ltd peak RSS MB",
+            "keeper peak RSS MB",
+        ]
+    ]
+    notes = []
+    for m in report.large.values():
+        secs = m.seconds
+        if not m.ok or secs is None:
+            rows.append([m.label, m.store, "n/a", *[""] * 5])
+            notes.append(f"  n/a: {m.label} [{m.store}]: {m.error or 'no run'}")
+            continue
+        first = report.large.get(m.name.removesuffix("-1pct"))
+        full = first.seconds if first and first.ok else None
+        rows.append(
+            [
+                m.label,
+                m.store,
+                f"{secs:.2f}",
+                f"{site['files'] / secs:.0f}",
+                f"{secs / full:.2f}" if full else "–",
+                _num(m.files_sent, ".0f"),
+                _num(m.peak_rss_client, ".0f"),
+                _num(m.peak_rss_keeper, ".0f"),
+            ]
+        )
+    return [
+        "",
+        f"large site: {site['files']} files, {site['bytes'] / 1e6:.1f} MB, "
+        f"{site['folders']} folders (median of each; a fresh keeper per full + 1% "
+        "pair, no proxy):",
+        *table(rows),
+        *notes,
+    ]
+
+
 def _phases_table(report: Report) -> list[str]:
     phased = [
         m
-        for m in [*report.results.values(), *report.sweep.values()]
+        for m in [
+            *report.results.values(),
+            *report.large.values(),
+            *report.sweep.values(),
+        ]
         if m.ok and m.timed[0].phases
     ]
     if not phased:
@@ -268,7 +459,11 @@ def _phases_table(report: Report) -> list[str]:
 def _cpu_table(report: Report) -> list[str]:
     measured = [
         m
-        for m in [*report.results.values(), *report.sweep.values()]
+        for m in [
+            *report.results.values(),
+            *report.large.values(),
+            *report.sweep.values(),
+        ]
         if m.ok and m.timed[0].cpu
     ]
     if not measured:
@@ -357,5 +552,12 @@ def as_json(report: Report) -> dict[str, Any]:
         "ltd_startup_seconds": report.startup,
         "results": [m.as_json() for m in report.results.values()],
         "sweep": [m.as_json() for m in report.sweep.values()],
+        "growth": [g.as_json() for g in report.growth.values()],
+        "large": None
+        if report.large_site is None
+        else {
+            "site": report.large_site,
+            "results": [m.as_json() for m in report.large.values()],
+        },
         "targets": [asdict(t) for t in targets(report)],
     }

@@ -1,10 +1,13 @@
 """Upload benchmark: ``ltd upload`` against s5cmd, ``aws s3 sync`` and the
 released ltd-conveyor 0.8, on the same generated site and the same local
-S3 server, in one run.
+S3 server, in one run; ``ltd upload`` to keeper's filesystem store, the
+1%-changed uploads, the store's growth over ten 1% builds and (``--large``)
+a 50,000-file site.
 
     .venv/bin/python -m bench.upload                     # everything, full size
     .venv/bin/python -m bench.upload --only ltd s5cmd    # a subset
     .venv/bin/python -m bench.upload --sweep-concurrency # also 8…128 streams
+    .venv/bin/python -m bench.upload --large --only ltd-fs  # and the large site
 
 See bench/README.md for what is measured and how to read the table.
 """
@@ -24,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
@@ -36,7 +39,15 @@ from bench import tools
 from bench.cpu import CpuMeter, child_listening_on
 from bench.profiling import summarize
 from bench.proxy import CountingProxy, Traffic
-from bench.report import Measurement, Report, Run, as_json, render
+from bench.report import (
+    GROWTH_BUILDS,
+    Growth,
+    Measurement,
+    Report,
+    Run,
+    as_json,
+    render,
+)
 from bench.site import GeneratedSite, generate_site
 from tests.servers import (
     S3Endpoint,
@@ -51,6 +62,9 @@ MEASUREMENTS = (
     "aws",
     "ltd",
     "ltd-1pct",
+    "ltd-fs",
+    "ltd-fs-1pct",
+    "storage-10",
     "ltd-conveyor",
     "ltd-moto",
     "ltd-conveyor-moto",
@@ -60,10 +74,18 @@ LABELS = {
     "aws": "aws s3 sync",
     "ltd": "ltd upload (full)",
     "ltd-1pct": "ltd upload (1% changed)",
+    "ltd-fs": "ltd upload (full)",
+    "ltd-fs-1pct": "ltd upload (1% changed)",
     "ltd-conveyor": "ltd-conveyor 0.8",
     "ltd-moto": "ltd upload (full)",
     "ltd-conveyor-moto": "ltd-conveyor 0.8",
 }
+#: Not a row of the results table: a table of its own (``Growth``).
+GROWTH = "storage-10"
+#: keeper's own store: a folder (``KEEPER_STORAGE_URL=file://…``), uploads
+#: through keeper's signed PUT URLs; no S3 server, no proxy.
+FS = "fs"
+STORE_LABELS = {FS: "filesystem"}
 SWEEP_DEFAULT = (8, 16, 32, 64, 128)
 BOOTSTRAP = "bench-bootstrap-token"
 ORG, PRODUCT = "lsst", "pipelines"
@@ -146,6 +168,9 @@ class Keeper:
     token: str
     proxy: CountingProxy | None
     process: subprocess.Popen[bytes]
+    #: Where keeper stores: an S3 bucket (under ``sites/``) or a folder.
+    bucket: str | None = None
+    folder: Path | None = None
 
     def client(self) -> httpx.Client:
         return httpx.Client(
@@ -166,6 +191,8 @@ class Finished:
     stderr: str
     #: (seconds since start, line) for each stderr line, as it arrived.
     lines: list[tuple[float, str]]
+    #: The process's peak resident set size, KiB (``ru_maxrss``).
+    max_rss: int | None = None
 
     def tail(self) -> str:
         return (self.stderr.strip() or self.stdout.strip())[-1500:]
@@ -200,30 +227,101 @@ def run_timed(
     def read_out(stream: Any = process.stdout) -> None:
         out.append(stream.read())
 
+    # Reaped with wait4 rather than Popen.wait for the child's rusage (its
+    # peak RSS); a thread waits, so the exit is timed when it happens.
+    exited: list[tuple[float, int, Any]] = []
+
+    def reap() -> None:
+        _, status, usage = os.wait4(process.pid, 0)
+        exited.append((time.monotonic(), status, usage))
+
     readers = [threading.Thread(target=f, daemon=True) for f in (read_err, read_out)]
     for t in readers:
         t.start()
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-        raise RunFailed(f"still running after {timeout:.0f}s; stopped") from None
-    seconds = time.monotonic() - started
+    reaper = threading.Thread(target=reap, daemon=True)
+    reaper.start()
+    reaper.join(timeout)
+    if reaper.is_alive():
+        # Not Popen.kill: it polls first, which could reap the process
+        # under the reaper's wait4.
+        os.kill(process.pid, signal.SIGKILL)
+        reaper.join()
+        process.returncode = -signal.SIGKILL
+        raise RunFailed(f"still running after {timeout:.0f}s; stopped")
+    ended, status, usage = exited[0]
+    process.returncode = os.waitstatus_to_exitcode(status)
     for t in readers:
         t.join(10)
     return Finished(
-        seconds,
+        ended - started,
         process.returncode,
         "".join(out),
         "\n".join(line for _, line in lines),
         lines,
+        usage.ru_maxrss,
     )
 
 
 def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not _FOREIGN.match(k)}
     return {**env, "PYTHONUNBUFFERED": "1", **extra}
+
+
+def _rss_mb(kib: int | None) -> float | None:
+    return None if not kib else round(kib * 1024 / 1e6, 1)
+
+
+def reset_peak_rss(pid: int) -> bool:
+    """Reset ``pid``'s ``VmHWM`` to its current RSS (Linux ≥ 4.0, our own
+    process); False if refused, and the peak then counts since it started."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def peak_rss_kib(pid: int) -> int | None:
+    """``VmHWM`` of a running process: its peak RSS so far (or since the
+    last :func:`reset_peak_rss`), KiB."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.M)
+    return int(match.group(1)) if match else None
+
+
+def folder_usage(root: Path) -> tuple[int, int, dict[str, int]]:
+    """(files, bytes, bytes by first folder under the product) under
+    ``root``: each inode once, however many hard links name it."""
+    seen: set[tuple[int, int]] = set()
+    count = size = 0
+    folders: dict[str, int] = {}
+    for parent, _, names in os.walk(root):
+        for name in names:
+            path = Path(parent, name)
+            try:
+                info = path.lstat()
+            except FileNotFoundError:
+                continue
+            if (info.st_dev, info.st_ino) in seen:
+                continue
+            seen.add((info.st_dev, info.st_ino))
+            count += 1
+            size += info.st_size
+            folder = _product_folder(path.relative_to(root).as_posix())
+            folders[folder] = folders.get(folder, 0) + info.st_size
+    return count, size, folders
+
+
+def _product_folder(key: str) -> str:
+    """``_objects`` for ``lsst/pipelines/_objects/ab/ab…``; other keys by
+    their folder."""
+    parts = key.split("/")
+    if parts[:2] == [ORG, PRODUCT] and len(parts) > 3:
+        return parts[2]
+    return "/".join(parts[:-1]) or "(top)"
 
 
 # -- the benchmark ------------------------------------------------------------
@@ -242,6 +340,10 @@ class Options:
     workdir: Path | None
     keep: bool
     profile: Path | None
+    large: bool = False
+    large_files: int = 50_000
+    large_size_mb: float = 500.0
+    large_stores: list[str] = field(default_factory=lambda: [FS])
 
 
 class Bench:
@@ -253,24 +355,31 @@ class Bench:
         self.stores: dict[str, Store] = {}
         self.results: dict[str, Measurement] = {}
         self.sweep: dict[int, Measurement] = {}
+        self.growth: dict[str, Growth] = {}
+        self.large_site: GeneratedSite | None = None
+        self.large: dict[str, Measurement] = {}
         self.versions: dict[str, str] = {}
         self._keepers = 0
 
     # -- set-up -------------------------------------------------------------
 
     def generate(self) -> None:
+        self.site = self._generate("site", self.options.files, self.options.size_mb)
+
+    def _generate(self, folder: str, files: int, size_mb: float) -> GeneratedSite:
         started = time.monotonic()
-        self.site = generate_site(
-            self.workdir / "site",
-            files=self.options.files,
-            size=int(self.options.size_mb * 1e6),
+        site = generate_site(
+            self.workdir / folder,
+            files=files,
+            size=int(size_mb * 1e6),
             seed=self.options.seed,
         )
         log(
-            f"generated {len(self.site.files)} files, "
-            f"{self.site.total_size / 1e6:.1f} MB in {self.site.directories} "
+            f"generated {len(site.files)} files, "
+            f"{site.total_size / 1e6:.1f} MB in {site.directories} "
             f"folders ({time.monotonic() - started:.1f}s)"
         )
+        return site
 
     def store(self, name: str) -> Store:
         """The rclone or moto server, started on first use."""
@@ -295,10 +404,17 @@ class Bench:
 
     @contextmanager
     def keeper(
-        self, store: Store, bucket: str, *, proxied: bool, relay_posts: bool = False
+        self,
+        store: Store | None,
+        bucket: str | None,
+        *,
+        proxied: bool,
+        relay_posts: bool = False,
     ) -> Iterator[Keeper]:
         """A fresh ``keeper serve`` (its own SQLite file) storing in
-        ``bucket``, with the org, the product and an uploader token."""
+        ``bucket`` of ``store`` (or, with no store, in a folder of its own
+        through its own signed PUT URLs), with the org, the product and an
+        uploader token."""
         self._keepers += 1
         workdir = self.workdir / f"keeper-{self._keepers:02d}"
         workdir.mkdir(parents=True)
@@ -309,10 +425,25 @@ class Bench:
             if proxied:
                 proxy = stack.enter_context(CountingProxy(direct_url, "keeper"))
             url = proxy.url if proxy else direct_url
-            storage = (
-                f"s3://{bucket}/sites?endpoint_url={store.url(proxied)}"
-                "&region=us-east-1"
-            )
+            folder = None
+            if store is None:
+                folder = workdir / "storage"
+                storage = f"file://{folder}"
+                s3_env = {}
+            else:
+                storage = (
+                    f"s3://{bucket}/sites?endpoint_url={store.url(proxied)}"
+                    "&region=us-east-1"
+                )
+                if store.name == "rclone":
+                    # rclone refuses a body whose MD5 is not the signed one,
+                    # as AWS S3 does: uploads may go straight to their
+                    # objects (moto checks nothing, so never there).
+                    storage += "&direct_uploads=true"
+                s3_env = {
+                    "AWS_ACCESS_KEY_ID": store.endpoint.access_key,
+                    "AWS_SECRET_ACCESS_KEY": store.endpoint.secret_key,
+                }
             if relay_posts:
                 storage += "&presigned_post=false"
             env = clean_env(
@@ -321,8 +452,7 @@ class Bench:
                 KEEPER_DATABASE_URL=f"sqlite:///{workdir / 'keeper.sqlite3'}",
                 KEEPER_STORAGE_URL=storage,
                 KEEPER_COMPAT_ORG=ORG,
-                AWS_ACCESS_KEY_ID=store.endpoint.access_key,
-                AWS_SECRET_ACCESS_KEY=store.endpoint.secret_key,
+                **s3_env,
             )
             command = [
                 str(tools.keeper()),
@@ -339,8 +469,43 @@ class Bench:
                 )
             )
             token = _set_up_product(direct_url)
-            keeper = Keeper(url, direct_url, token, proxy, process)
-            yield keeper
+            yield Keeper(url, direct_url, token, proxy, process, bucket, folder)
+
+    @contextmanager
+    def product(
+        self, store_name: str, *, proxied: bool, tag: str
+    ) -> Iterator[tuple[Keeper, Store | None]]:
+        """A fresh keeper on ``store_name`` (``fs``: its own folder, never
+        proxied) with a fresh bucket; the bytes go afterwards."""
+        store = None if store_name == FS else self.store(store_name)
+        bucket = store.new_bucket(tag) if store else None
+        folder = None
+        try:
+            with self.keeper(store, bucket, proxied=proxied and bool(store)) as keeper:
+                folder = keeper.folder
+                yield keeper, store
+        finally:
+            if store is not None and bucket is not None:
+                store.drop(bucket)
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    @staticmethod
+    def stored(keeper: Keeper, store: Store | None) -> tuple[int, int, dict[str, int]]:
+        """(objects, bytes, bytes by folder) the product's store holds."""
+        if keeper.folder is not None:
+            return folder_usage(keeper.folder)
+        assert store is not None and keeper.bucket is not None
+        count = size = 0
+        folders: dict[str, int] = {}
+        pages = store.client.get_paginator("list_objects_v2")
+        for page in pages.paginate(Bucket=keeper.bucket, Prefix="sites/"):
+            for item in page.get("Contents", ()):
+                count += 1
+                size += item["Size"]
+                folder = _product_folder(item["Key"].removeprefix("sites/"))
+                folders[folder] = folders.get(folder, 0) + item["Size"]
+        return count, size, folders
 
     @contextmanager
     def profiled(self, keeper: Keeper, tag: str) -> Iterator[None]:
@@ -429,7 +594,7 @@ class Bench:
         before = self._traffic()
         meter = CpuMeter({"store": store.pid}).start()
         done = run_timed(command, env)
-        run = Run(done.seconds, cpu=meter.stop())
+        run = Run(done.seconds, cpu=meter.stop(), peak_rss_client=_rss_mb(done.max_rss))
         if proxied:
             self._account(run, store, before)
         if done.returncode != 0:
@@ -449,43 +614,76 @@ class Bench:
         changed: bool,
         concurrency: int | None = None,
         tag: str = "ltd",
+        site: GeneratedSite | None = None,
     ) -> tuple[Run, Run | None]:
-        """A full ``ltd upload`` into a fresh keeper and bucket, then (when
-        ``changed``) a second one after rewriting 1% of the files."""
-        store = self.store(store_name)
-        bucket = store.new_bucket(tag)
-        with self.keeper(store, bucket, proxied=proxied) as keeper:
-            full = self._ltd_once(keeper, store, proxied, concurrency, tag)
+        """A full ``ltd upload`` into a fresh keeper and bucket (or folder,
+        for ``fs``), then (when ``changed``) a second one after rewriting 1%
+        of the files."""
+        site = site or self.site
+        proxied = proxied and store_name != FS
+        with self.product(store_name, proxied=proxied, tag=tag) as (keeper, store):
+            full = self._ltd_once(keeper, store, proxied, concurrency, tag, site)
             second = None
             if changed:
-                count = max(1, round(len(self.site.files) / 100))
-                old = self.site.change(count, generation=self._keepers)
+                count = _one_percent(site)
+                old = site.change(count, generation=self._keepers)
                 try:
                     second = self._ltd_once(
-                        keeper, store, proxied, concurrency, f"{tag}-1pct"
+                        keeper, store, proxied, concurrency, f"{tag}-1pct", site
                     )
                 finally:
-                    self.site.restore(old)
-                if second.files_sent != count:
-                    raise RunFailed(
-                        f"the 1% upload sent {second.files_sent} files, not {count}"
-                    )
-        store.drop(bucket)
+                    site.restore(old)
+                _check_sent(second, count)
         return full, second
+
+    def growth_series(self, store_name: str) -> Growth:
+        """One full upload, then ``GROWTH_BUILDS`` uploads each with a
+        different 1% changed; the bytes the store holds after the first and
+        after the last. The site is restored afterwards."""
+        where = "storage folder" if store_name == FS else "bucket under sites/"
+        growth = Growth(STORE_LABELS.get(store_name, store_name), where, GROWTH_BUILDS)
+        count = _one_percent(self.site)
+        with self.product(store_name, proxied=False, tag="growth") as (keeper, store):
+            full = self._ltd_once(keeper, store, False, None, "growth", self.site)
+            growth.full_seconds = full.seconds
+            growth.first_objects, growth.first_bytes, _ = self.stored(keeper, store)
+            log(f"    full {_describe(full)}; {growth.first_bytes / 1e6:.1f} MB stored")
+            originals: dict[str, bytes] = {}
+            try:
+                for n in range(GROWTH_BUILDS):
+                    # Generations no ltd_series uses (those count keepers).
+                    old = self.site.change(count, generation=100_000 + n)
+                    for path, data in old.items():
+                        originals.setdefault(path, data)
+                    run = self._ltd_once(
+                        keeper, store, False, None, f"growth-{n + 1}", self.site
+                    )
+                    _check_sent(run, count)
+                    growth.seconds.append(run.seconds)
+                    log(f"    1% #{n + 1}: {run.seconds:.2f}s")
+            finally:
+                self.site.restore(originals)
+            growth.after_objects, growth.after_bytes, growth.after_folders = (
+                self.stored(keeper, store)
+            )
+        return growth
 
     def _ltd_once(
         self,
         keeper: Keeper,
-        store: Store,
+        store: Store | None,
         proxied: bool,
         concurrency: int | None,
         tag: str,
+        site: GeneratedSite,
     ) -> Run:
         command: list[str | os.PathLike[str]] = [
             tools.ltd(),
             *("upload", "--org", ORG, "--product", PRODUCT),
-            *("--dir", str(self.site.root), "--git-ref", "main"),
+            *("--dir", str(site.root), "--git-ref", "main"),
             *("--host", keeper.url, "--token", keeper.token, "--no-progress"),
+            # --wait's own limit (600 s) would end a large site's run early.
+            *("--timeout", str(int(RUN_TIMEOUT))),
         ]
         if concurrency is not None:
             command += ["--concurrency", str(concurrency)]
@@ -496,19 +694,29 @@ class Bench:
         self._settle()
         before = self._traffic()
         keeper_before = keeper.proxy.snapshot() if keeper.proxy else None
-        meter = CpuMeter({"keeper": keeper.process.pid, "store": store.pid})
+        pid = keeper.process.pid
+        meter = CpuMeter({"keeper": pid, "store": store.pid if store else None})
         with self.profiled(keeper, tag):
+            reset_peak_rss(pid)
             meter.start()
             done = run_timed(command, clean_env())
             cpu = meter.stop()
-        run = Run(done.seconds, phases=_ltd_phases(done), cpu=cpu)
+            keeper_rss = peak_rss_kib(pid)
+        run = Run(
+            done.seconds,
+            phases=_ltd_phases(done),
+            cpu=cpu,
+            peak_rss_client=_rss_mb(done.max_rss),
+            peak_rss_keeper=_rss_mb(keeper_rss),
+        )
         if proxied:
+            assert store is not None
             self._account(run, store, before, keeper, keeper_before)
         if done.returncode != 0:
             raise RunFailed(f"exit status {done.returncode}: {done.tail()}")
         match = re.search(r"(\d+) to upload", done.stderr)
         run.files_sent = int(match.group(1)) if match else None
-        self._check_complete(keeper)
+        self._check_complete(keeper, site)
         return run
 
     def conveyor(self, store_name: str, *, proxied: bool) -> Run:
@@ -540,21 +748,26 @@ class Bench:
                 meter.start()
                 done = run_timed(command, env)
                 cpu = meter.stop()
-            run = Run(done.seconds, files_sent=len(self.site.files), cpu=cpu)
+            run = Run(
+                done.seconds,
+                files_sent=len(self.site.files),
+                cpu=cpu,
+                peak_rss_client=_rss_mb(done.max_rss),
+            )
             if proxied:
                 self._account(run, store, before, keeper, keeper_before)
             if done.returncode != 0:
                 raise RunFailed(f"exit status {done.returncode}: {done.tail()}")
-            self._check_complete(keeper)
+            self._check_complete(keeper, self.site)
         store.drop(bucket)
         return run
 
-    def _check_complete(self, keeper: Keeper) -> None:
+    def _check_complete(self, keeper: Keeper, site: GeneratedSite) -> None:
         with keeper.client() as client:
             response = client.get(f"{API}/builds", params={"limit": 1})
             response.raise_for_status()
             build = response.json()[0]
-        if build["status"] != "complete" or build["file_count"] != len(self.site.files):
+        if build["status"] != "complete" or build["file_count"] != len(site.files):
             raise RunFailed(
                 f"build {build['id']} is {build['status']} with "
                 f"{build['file_count']} files"
@@ -565,63 +778,179 @@ class Bench:
     def measure(self) -> None:
         wanted = self.options.only
         for name in MEASUREMENTS:
-            if name in wanted:
+            if name in wanted and name != GROWTH:
                 store = "moto" if name.endswith("-moto") else "rclone"
                 if name == "ltd-conveyor":
                     store = "rclone, POSTs relayed by keeper"
-                self.results[name] = Measurement(name, LABELS[name], store)
+                counted = not name.startswith("ltd-fs")
+                if not counted:
+                    store = STORE_LABELS[FS]
+                self.results[name] = Measurement(
+                    name, LABELS[name], store, counted=counted
+                )
         for round_ in range(self.options.repeat):
             modes = [True] if self.options.proxy_only else [True, False]
             for proxied in modes:
                 suffix = "" if proxied else " (no proxy)"
                 self._round(round_, proxied, suffix)
+            # No S3 traffic to count on the filesystem store: once a round,
+            # never through a proxy.
+            self._pair(
+                round_,
+                "",
+                False,
+                self.results.get("ltd-fs"),
+                self.results.get("ltd-fs-1pct"),
+                FS,
+                tag="fs",
+            )
+
+    def _record(
+        self,
+        round_: int,
+        suffix: str,
+        proxied: bool,
+        result: Measurement,
+        action: Callable[[], Run | None],
+        *,
+        label: str | None = None,
+        keep: bool = True,
+    ) -> None:
+        if result.error:
+            return
+        where = f" [{result.store}]" if result.store != "rclone" else ""
+        log(
+            f"[{round_ + 1}/{self.options.repeat}] {label or result.label}"
+            f"{where}{suffix} …"
+        )
+        try:
+            run = action()
+        except (RunFailed, tools.ToolMissing, RuntimeError) as exc:
+            result.error = str(exc).strip().splitlines()[0][:200]
+            log(f"    n/a: {exc}")
+            return
+        if run is not None:
+            log(f"    {_describe(run)}")
+            if keep:
+                (result.proxied if proxied else result.direct).append(run)
+
+    def _pair(
+        self,
+        round_: int,
+        suffix: str,
+        proxied: bool,
+        full: Measurement | None,
+        pct: Measurement | None,
+        store_name: str,
+        *,
+        tag: str = "ltd",
+        site: GeneratedSite | None = None,
+    ) -> None:
+        """A full upload and, when ``pct`` is wanted, the 1%-changed one
+        after it into the same keeper (which needs the full one before it,
+        measured or not)."""
+        first = full or pct
+        if first is None:
+            return
+        changed: list[Run | None] = []
+
+        def run_full() -> Run:
+            run, second = self.ltd_series(
+                store_name,
+                proxied=proxied,
+                changed=pct is not None,
+                tag=tag,
+                site=site,
+            )
+            changed.append(second)
+            return run
+
+        label = None
+        if full is None:
+            label = first.label.replace("1% changed", "full") + ", before the 1% run"
+        self._record(
+            round_, suffix, proxied, first, run_full, label=label, keep=bool(full)
+        )
+        if pct is not None and changed and changed[0] is not None:
+            self._record(round_, suffix, proxied, pct, partial(changed.pop, 0))
 
     def _round(self, round_: int, proxied: bool, suffix: str) -> None:
         wanted = set(self.options.only)
-
-        def record(
-            name: str, action: Callable[[], Run | None], *, keep: bool = True
-        ) -> None:
-            result = self.results[name]
-            if result.error:
-                return
-            label = result.label if keep else f"{LABELS['ltd']}, before the 1% run"
-            log(f"[{round_ + 1}/{self.options.repeat}] {label}{suffix} …")
-            try:
-                run = action()
-            except (RunFailed, tools.ToolMissing, RuntimeError) as exc:
-                result.error = str(exc).strip().splitlines()[0][:200]
-                log(f"    n/a: {exc}")
-                return
-            if run is not None:
-                log(f"    {_describe(run)}")
-                if keep:
-                    (result.proxied if proxied else result.direct).append(run)
-
+        record = partial(self._record, round_, suffix, proxied)
         for name in ("s5cmd", "aws"):
             if name in wanted:
-                record(name, partial(self.s3_tool, name, proxied=proxied))
-        if wanted & {"ltd", "ltd-1pct"}:
-            changed: list[Run | None] = []
-
-            def full() -> Run:
-                first, second = self.ltd_series(
-                    "rclone", proxied=proxied, changed="ltd-1pct" in wanted
-                )
-                changed.append(second)
-                return first
-
-            # The 1% upload needs the full one before it, measured or not.
-            measured = "ltd" in wanted
-            record("ltd" if measured else "ltd-1pct", full, keep=measured)
-            if changed and changed[0] is not None:
-                record("ltd-1pct", partial(changed.pop, 0))
+                record(self.results[name], partial(self.s3_tool, name, proxied=proxied))
+        self._pair(
+            round_,
+            suffix,
+            proxied,
+            self.results.get("ltd"),
+            self.results.get("ltd-1pct"),
+            "rclone",
+        )
         if "ltd-conveyor" in wanted:
-            record("ltd-conveyor", partial(self.conveyor, "rclone", proxied=proxied))
+            record(
+                self.results["ltd-conveyor"],
+                partial(self.conveyor, "rclone", proxied=proxied),
+            )
         if "ltd-moto" in wanted:
-            record("ltd-moto", partial(self._ltd_moto, proxied))
+            record(self.results["ltd-moto"], partial(self._ltd_moto, proxied))
         if "ltd-conveyor-moto" in wanted:
-            record("ltd-conveyor-moto", partial(self.conveyor, "moto", proxied=proxied))
+            record(
+                self.results["ltd-conveyor-moto"],
+                partial(self.conveyor, "moto", proxied=proxied),
+            )
+
+    def measure_growth(self) -> None:
+        """``storage-10`` on rclone and on the filesystem store, once (not
+        repeated: the bytes do not vary), without the proxy."""
+        for store_name in ("rclone", FS):
+            label = STORE_LABELS.get(store_name, store_name)
+            log(
+                f"storage growth [{label}]: one full upload, then "
+                f"{GROWTH_BUILDS} with 1% changed …"
+            )
+            try:
+                growth = self.growth_series(store_name)
+            except (RunFailed, RuntimeError) as exc:
+                where = "storage folder" if store_name == FS else "bucket"
+                growth = Growth(label, where, GROWTH_BUILDS)
+                growth.error = str(exc).strip().splitlines()[0][:200]
+                log(f"    n/a: {exc}")
+            else:
+                assert growth.after_bytes is not None
+                log(
+                    f"    {growth.after_bytes / 1e6:.1f} MB stored after "
+                    f"{GROWTH_BUILDS} × 1%: {growth.ratio or 0:.2f}× the first build"
+                )
+            self.growth[label] = growth
+
+    def measure_large(self) -> None:
+        """``--large``: a full and a 1%-changed upload of the large site on
+        each of ``--large-stores``, a fresh keeper per pair, no proxy."""
+        self.large_site = self._generate(
+            "large-site", self.options.large_files, self.options.large_size_mb
+        )
+        label = f"large site: {LABELS['ltd']}"
+        for store_name in self.options.large_stores:
+            where = STORE_LABELS.get(store_name, store_name)
+            for name, text in (
+                (f"large-{store_name}", label),
+                (f"large-{store_name}-1pct", f"large site: {LABELS['ltd-1pct']}"),
+            ):
+                self.large[name] = Measurement(name, text, where, counted=False)
+        for round_ in range(self.options.repeat):
+            for store_name in self.options.large_stores:
+                self._pair(
+                    round_,
+                    "",
+                    False,
+                    self.large[f"large-{store_name}"],
+                    self.large[f"large-{store_name}-1pct"],
+                    store_name,
+                    tag=f"large-{store_name}",
+                    site=self.large_site,
+                )
 
     def _ltd_moto(self, proxied: bool) -> Run:
         full, _ = self.ltd_series("moto", proxied=proxied, changed=False, tag="moto")
@@ -696,6 +1025,15 @@ def _set_up_product(url: str) -> str:
         return token
 
 
+def _one_percent(site: GeneratedSite) -> int:
+    return max(1, round(len(site.files) / 100))
+
+
+def _check_sent(run: Run, count: int) -> None:
+    if run.files_sent != count:
+        raise RunFailed(f"the 1% upload sent {run.files_sent} files, not {count}")
+
+
 def _ltd_phases(done: Finished) -> dict[str, float]:
     """Phases of one ``ltd upload`` from when its progress lines arrived."""
     marks: dict[str, float] = {}
@@ -724,6 +1062,16 @@ def _describe(run: Run) -> str:
         parts.append(f"keeper↔store {run.keeper_store / 1e6:.1f} MB")
     if run.phases:
         parts.append(", ".join(f"{k} {v:.2f}s" for k, v in run.phases.items()))
+    rss = [
+        f"{who} {mb:.0f} MB"
+        for who, mb in (
+            ("client", run.peak_rss_client),
+            ("keeper", run.peak_rss_keeper),
+        )
+        if mb
+    ]
+    if rss:
+        parts.append("peak RSS " + ", ".join(rss))
     return "; ".join(parts)
 
 
@@ -782,9 +1130,31 @@ def parse(argv: Sequence[str] | None) -> Options:
         metavar="DIR",
         help="record keeper and ltd with py-spy into DIR (perturbs the timings)",
     )
+    parser.add_argument(
+        "--large",
+        action="store_true",
+        help="also a full and a 1%%-changed upload of a large site, with peak RSS",
+    )
+    parser.add_argument(
+        "--large-files", type=int, default=50_000, help="files in the large site"
+    )
+    parser.add_argument(
+        "--large-size-mb",
+        type=float,
+        default=500.0,
+        help="total size of the large site, MB",
+    )
+    parser.add_argument(
+        "--large-stores",
+        nargs="+",
+        choices=(FS, "rclone"),
+        default=[FS],
+        metavar="STORE",
+        help="stores for the large site: fs (default), rclone",
+    )
     args = parser.parse_args(argv)
-    if args.files < 20:
-        parser.error("--files must be at least 20")
+    if args.files < 20 or args.large_files < 20:
+        parser.error("--files and --large-files must be at least 20")
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
     sweep = args.sweep_concurrency
@@ -803,6 +1173,10 @@ def parse(argv: Sequence[str] | None) -> Options:
         workdir=args.workdir,
         keep=args.keep,
         profile=args.profile,
+        large=args.large,
+        large_files=args.large_files,
+        large_size_mb=args.large_size_mb,
+        large_stores=list(dict.fromkeys(args.large_stores)),
     )
 
 
@@ -828,11 +1202,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             bench = Bench(options, workdir, stack)
             bench.generate()
             startup = None
-            if {"ltd", "ltd-1pct"} & set(options.only):
+            if {"ltd", "ltd-1pct", "ltd-fs", "ltd-fs-1pct"} & set(options.only):
                 startup = bench.startup_seconds()
             bench.measure()
             if options.sweep:
                 bench.measure_sweep()
+            if GROWTH in options.only:
+                bench.measure_growth()
+            if options.large:
+                bench.measure_large()
+            large = bench.large_site
             report = Report(
                 files=len(bench.site.files),
                 size=bench.site.total_size,
@@ -847,6 +1226,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                     k: str(v) if isinstance(v, Path) else v
                     for k, v in asdict(options).items()
                 },
+                growth=bench.growth,
+                large_site=None
+                if large is None
+                else {
+                    "files": len(large.files),
+                    "bytes": large.total_size,
+                    "folders": large.directories,
+                },
+                large=bench.large,
             )
     finally:
         if not options.keep and options.workdir is None:
