@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -9,7 +10,7 @@ from typing import Any
 
 from conveyor.client import KeeperClient
 from conveyor.errors import UploadFailed
-from conveyor.scan import Site
+from conveyor.scan import LocalFile, Site
 from conveyor.selection import SkippedFile, describe_skipped, human_size
 from conveyor.transfer import (
     DEFAULT_CONCURRENCY,
@@ -23,6 +24,8 @@ from conveyor.transfer import (
 #: in batches of URL_BATCH while the first files are sent.
 FIRST_URLS = 200
 URL_BATCH = 500
+#: Sent files are reported to keeper this many at a time.
+SENT_BATCH = 500
 #: How long ``wait`` polls a build that keeper is still processing.
 DEFAULT_WAIT_SECONDS = 600.0
 _TERMINAL = frozenset({"complete", "failed"})
@@ -196,11 +199,53 @@ def stage_site(
         for i in range(0, len(later), URL_BATCH):
             yield renew(later[i : i + URL_BATCH])
 
-    with Transfer(
-        concurrency=concurrency, renew=renew, progress=events.progress
-    ) as transfer:
+    sent = _SentNotes(client, f"{build_path}/sent", events.progress)
+    with Transfer(concurrency=concurrency, renew=renew, progress=sent) as transfer:
         stats = transfer.send(instructions, files, more())
+    sent.close()
     return Staged(created, build_path, stats)
+
+
+class _SentNotes:
+    """Tells keeper which files have been sent, SENT_BATCH at a time, so it
+    hashes and places them while the rest are on their way and the
+    confirmation has only the tail left. Best effort: a keeper that does
+    not take the notes still verifies everything at confirmation."""
+
+    def __init__(
+        self, client: KeeperClient, path: str, progress: Progress | None
+    ) -> None:
+        self._client = client
+        self._path = path
+        self._progress = progress
+        self._lock = threading.Lock()
+        self._pending: list[str] = []
+        self._threads: list[threading.Thread] = []
+        self._working = True
+
+    def __call__(self, local: LocalFile, size: int) -> None:
+        if self._progress is not None:
+            self._progress(local, size)
+        with self._lock:
+            self._pending.append(local.path)
+            if len(self._pending) < SENT_BATCH or not self._working:
+                return
+            batch, self._pending = self._pending, []
+        thread = threading.Thread(target=self._note, args=(batch,), daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _note(self, paths: list[str]) -> None:
+        try:
+            self._client.post(self._path, {"paths": paths})
+        except Exception:  # an older keeper, or a hiccup: confirmation covers it
+            self._working = False
+
+    def close(self) -> None:
+        """Wait for the notes in flight (the last files go with the
+        confirmation itself)."""
+        for thread in self._threads:
+            thread.join(timeout=30)
 
 
 def editions_showing(

@@ -404,6 +404,17 @@ class UploadRenewal(Strict):
     paths: list[SitePath] = Field(min_length=1, max_length=MAX_MANIFEST_FILES)
 
 
+class UploadsSent(Strict):
+    """Files of a pending build its client has sent: keeper places them
+    while the rest arrive."""
+
+    paths: list[SitePath] = Field(min_length=1, max_length=MAX_MANIFEST_FILES)
+
+
+class UploadsQueued(BaseModel):
+    queued: int
+
+
 class TokenCreate(Strict):
     role: Role
     name: str = Field(default="", max_length=200)

@@ -23,11 +23,15 @@ class JobKind(StrEnum):
     #: Write an org's complete builds as plain files for an edge that
     #: reads prefixes, recorded after they were published.
     materialize_builds = "materialize_builds"
+    #: Hash and place files of a build still being uploaded, that its
+    #: client said it sent (keeper.services.builds.early).
+    place_uploads = "place_uploads"
 
 
 VERIFY_BUILD = JobKind.verify_build
 DELETE_OBJECTS = JobKind.delete_objects
 COLLECT_GARBAGE = JobKind.collect_garbage
 MATERIALIZE_BUILDS = JobKind.materialize_builds
+PLACE_UPLOADS = JobKind.place_uploads
 RENDER_PAGES = JobKind.render_pages
 UPDATE_EDGES = JobKind.update_edges

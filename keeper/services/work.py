@@ -13,10 +13,11 @@ from keeper.jobs.kinds import (
     COLLECT_GARBAGE,
     DELETE_OBJECTS,
     MATERIALIZE_BUILDS,
+    PLACE_UPLOADS,
     VERIFY_BUILD,
 )
 from keeper.services import gc, removal
-from keeper.services.builds import materialize, verification
+from keeper.services.builds import early, materialize, verification
 
 WORK = Work(
     handlers={
@@ -25,6 +26,7 @@ WORK = Work(
         DELETE_OBJECTS: removal.run,
         COLLECT_GARBAGE: gc.run,
         MATERIALIZE_BUILDS: materialize.run,
+        PLACE_UPLOADS: early.run,
     },
     gave_up={**PUBLISHING.gave_up, VERIFY_BUILD: verification.gave_up},
 )

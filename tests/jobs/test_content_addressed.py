@@ -246,3 +246,39 @@ def test_first_urls_is_bounded(k: Keeper) -> None:
         json={"git_ref": "main", "manifest": manifest_of(docs(1)), "first_urls": 0},
     )
     assert response.status_code == 422, response.text
+
+
+def test_files_said_sent_are_placed_before_the_build_is_confirmed(
+    k: Keeper,
+) -> None:
+    files = docs(4)
+    build = register(k.client, BASE, k.auth(), files)
+    upload(k.client, build, files)
+    sent = ["p0.html", "p1.html"]
+    response = k.client.post(
+        f"{BASE}/builds/{build['id']}/sent", headers=k.auth(), json={"paths": sent}
+    )
+    assert response.status_code == 202, response.text
+    assert response.json() == {"queued": 2}
+    # Placed by the job, before any confirmation.
+    assert {sha(files[p]) for p in sent} <= set(stored_objects(k))
+    assert sha(files["p2.html"]) not in stored_objects(k)
+    assert k.client.get(f"{BASE}/builds/{build['id']}").json()["status"] == "pending"
+    done = confirm(k.client, BASE, k.auth(), build["id"])
+    assert done.json()["status"] == "complete", done.text
+    host = {"Host": "pipelines.lsst.io"}
+    assert k.client.get("/p1.html", headers=host).content == files["p1.html"]
+
+
+def test_saying_sent_is_refused_for_other_files_and_other_states(
+    k: Keeper,
+) -> None:
+    files = docs(2)
+    build = register(k.client, BASE, k.auth(), files)
+    url = f"{BASE}/builds/{build['id']}/sent"
+    unknown = k.client.post(url, headers=k.auth(), json={"paths": ["nope.html"]})
+    assert unknown.status_code == 422, unknown.text
+    upload(k.client, build, files)
+    confirm(k.client, BASE, k.auth(), build["id"])
+    late = k.client.post(url, headers=k.auth(), json={"paths": ["p0.html"]})
+    assert late.status_code == 409, late.text

@@ -22,11 +22,14 @@ from keeper.api.schemas import (
     BuildUpdate,
     UploadInstruction,
     UploadRenewal,
+    UploadsQueued,
+    UploadsSent,
 )
 from keeper.db import BuildStatus
 from keeper.domain.limits import MANIFEST_BODY_BYTES
 from keeper.services.builds.confirm import request_confirmation
 from keeper.services.builds.delete import delete_build
+from keeper.services.builds.early import note_sent
 from keeper.services.builds.listing import list_product_builds
 from keeper.services.builds.register import (
     ManifestEntry,
@@ -90,6 +93,21 @@ def renew_upload_urls(
         session, runtime, o, p, get_build(session, p, build), body.paths
     )
     return _instructions(uploads)
+
+
+@router.post("/{build}/sent", status_code=status.HTTP_202_ACCEPTED)
+def note_sent_uploads(
+    o: OrgDep,
+    p: ProductDep,
+    build: str,
+    body: UploadsSent,
+    session: SessionDep,
+    _: Uploader,
+) -> UploadsQueued:
+    """Files of a pending build the client has sent: keeper hashes and
+    places them now, so that confirming the build has less left to do."""
+    queued = note_sent(session, p, get_build(session, p, build), body.paths)
+    return UploadsQueued(queued=queued)
 
 
 def _instructions(uploads: list[Upload]) -> list[UploadInstruction]:
