@@ -35,7 +35,10 @@ def delete_build(
         select(BuildFile.sha256).where(BuildFile.build_id == build.id)
     ).all()
     session.execute(delete(BuildFile).where(col(BuildFile.build_id) == build.id))
-    session.delete(build)
+    # A statement, not session.delete: deleting a build another request
+    # deleted meanwhile is then simply nothing to do.
+    session.execute(delete(Build).where(col(Build.id) == build.id))
+    session.expunge(build)
     product_changed(session, product)
     # What only this build held is kept a grace period, then collected.
     objects.touch(session, product, hashes)
