@@ -431,6 +431,7 @@ def test_openapi_lists_every_route(keeper: Keeper) -> None:
         (build, "patch"),
         (build, "delete"),
         (f"{build}/uploads", "post"),
+        (f"{build}/sent", "post"),
         ("/api/uploads/{token}", "put"),
         ("/api/uploads/form/{token}", "post"),
         # LTD Keeper 1.x, for released ltd-conveyor clients (tests/compat)

@@ -278,6 +278,11 @@ def _renew_upload_urls(w: World) -> Call:
     return Call("POST", f"{DOCS}/builds/{build_id}/uploads", {"paths": ["index.html"]})
 
 
+def _say_files_sent(w: World) -> Call:
+    build = register_build(w.keeper, "feature")
+    return Call("POST", f"{DOCS}/builds/{build['id']}/sent", {"paths": ["index.html"]})
+
+
 def _revoke_a_token(w: World) -> Call:
     response = w.keeper.client.post(
         f"/api/orgs/{ORG}/tokens", json={"role": "reader"}, headers=w.keeper.auth()
@@ -427,6 +432,11 @@ WRITE_ROUTES = [
         (401, 401, 403, 200, 200, 403, 200),
     ),
     WriteRoute(
+        "POST /api/orgs/{org}/products/{product}/builds/{build}/sent",
+        _say_files_sent,
+        (401, 401, 403, 202, 202, 403, 202),
+    ),
+    WriteRoute(
         "DELETE /api/orgs/{org}/products/{product}/builds/{build}",
         _delete_unpublished_build,
         (401, 401, 403, 403, 204, 403, 204),
@@ -531,6 +541,9 @@ def test_write_route_answers_each_caller(
         elif route.endpoint.endswith("/uploads"):
             # Handing out fresh URLs changes nothing until they are used.
             assert [u["path"] for u in response.json()] == ["index.html"]
+        elif route.endpoint.endswith("/sent"):
+            # Queued for placing (nothing was uploaded: nothing is placed).
+            assert response.json() == {"queued": 1}
         else:
             assert after != before
 

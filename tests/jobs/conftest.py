@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from keeper.app import create_app
 from keeper.db import Job
 from keeper.jobs.runner import JobRunner
+from keeper.services.runtime import Runtime
 from tests.conftest import BOOTSTRAP, Keeper, make_settings
 from tests.publishing import create_lsst_pipelines
 from tests.settled import SettledClient
@@ -31,6 +32,11 @@ def k(database_url: str, tmp_path: Path) -> Iterator[Keeper]:
 
 def engine(k: Keeper) -> Engine:
     found: Engine = k.client.app.state.engine  # type: ignore[attr-defined]
+    return found
+
+
+def runtime(k: Keeper) -> Runtime:
+    found: Runtime = k.client.app.state.runtime  # type: ignore[attr-defined]
     return found
 
 

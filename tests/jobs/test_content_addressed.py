@@ -16,9 +16,8 @@ from sqlmodel import Session, col, select
 from keeper.db import Build, StoredObject
 from keeper.db.types import utcnow
 from keeper.services import gc
-from keeper.services.runtime import Runtime
 from tests.conftest import Keeper
-from tests.jobs.conftest import engine
+from tests.jobs.conftest import engine, runtime
 from tests.publishing import (
     confirm,
     failed_with,
@@ -43,11 +42,6 @@ def stored_objects(k: Keeper) -> dict[str, bytes]:
     """The product's objects as they are on disk, by file name."""
     root = store_root(k) / "_objects"
     return {p.name: p.read_bytes() for p in root.glob("*/*") if p.is_file()}
-
-
-def runtime(k: Keeper) -> Runtime:
-    found: Runtime = k.client.app.state.runtime  # type: ignore[attr-defined]
-    return found
 
 
 def docs(n: int, label: str = "v1") -> dict[str, bytes]:

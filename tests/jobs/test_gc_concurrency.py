@@ -27,10 +27,9 @@ from keeper.services.builds.delete import delete_build
 from keeper.services.builds.register import ManifestEntry, register_or_resume
 from keeper.services.builds.verification import finish_confirmation
 from keeper.services.errors import Conflict
-from keeper.services.runtime import Runtime
 from keeper.services.stores import object_key, staging_prefix
 from tests.conftest import Keeper
-from tests.jobs.conftest import engine, runner
+from tests.jobs.conftest import engine, runner, runtime
 
 #: Short, but far longer than any registration's transaction here.
 GRACE = timedelta(seconds=0.5)
@@ -40,11 +39,6 @@ BUILDS_PER_THREAD = 12
 
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def runtime(k: Keeper) -> Runtime:
-    found: Runtime = k.client.app.state.runtime  # type: ignore[attr-defined]
-    return found
 
 
 def publish_direct(k: Keeper, files: dict[str, bytes]) -> str:

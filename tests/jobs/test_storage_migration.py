@@ -19,11 +19,10 @@ from keeper.db import Build, BuildFile, Job, Product, StoredObject
 from keeper.db.types import utcnow
 from keeper.edge.cache import FRESH_FOR
 from keeper.services import storage_migration
-from keeper.services.runtime import Runtime
 from keeper.services.stores import build_prefix, object_key
 from keeper.storage import ObjectStore
 from tests.conftest import BOOTSTRAP, Keeper, make_settings
-from tests.jobs.conftest import engine
+from tests.jobs.conftest import engine, runtime
 from tests.publishing import create_lsst_pipelines, publish
 from tests.servers import S3Endpoint
 from tests.settled import SettledClient, settle
@@ -50,11 +49,6 @@ def km(
     with SettledClient(create_app(settings)) as client:
         create_lsst_pipelines(client, {"Authorization": "Bearer " + BOOTSTRAP})
         yield Keeper(client, settings)
-
-
-def runtime(k: Keeper) -> Runtime:
-    found: Runtime = k.client.app.state.runtime  # type: ignore[attr-defined]
-    return found
 
 
 def the_product(k: Keeper) -> Product:
