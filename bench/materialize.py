@@ -32,7 +32,7 @@ from typing import Any
 
 from bench import tools
 from bench.site import generate_site
-from keeper.services.builds.staging import materialize
+from keeper.services.builds.materialize import materialize_build
 from keeper.storage import FilesystemStore, ObjectStore, S3Store
 from keeper.storage.s3 import make_client
 from tests.servers import S3Endpoint, moto_s3_server, rclone_s3_server
@@ -64,7 +64,7 @@ def _timed_materialize(store: ObjectStore, files: list[Any]) -> float:
     product = SimpleNamespace(slug="p")
     build = SimpleNamespace(public_id="b1")
     started = time.monotonic()
-    materialize(store, product, build, files)  # type: ignore[arg-type]
+    materialize_build(store, product, build, files)  # type: ignore[arg-type]
     return time.monotonic() - started
 
 

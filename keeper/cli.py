@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from keeper import __version__
 from keeper.config import get_settings
@@ -341,16 +341,9 @@ def gc_command(org_slug: str | None, dry_run: bool) -> None:
     by itself, as a job, after builds are registered or deleted."""
     runtime = Runtime.from_settings(get_settings())
     with database() as (engine, session):
-        query = select(Product.id).order_by(col(Product.id))
-        if org_slug:
-            query = query.where(Product.org_id == get_org(session, org_slug).id)
-        ids = [i for i in session.exec(query).all() if i is not None]
-        session.commit()
-        found = [
-            c
-            for i in ids
-            if (c := gc.collect_product(engine, runtime, i, dry_run=dry_run))
-        ]
+        org = get_org(session, org_slug) if org_slug else None
+        session.commit()  # nothing slow runs inside a transaction
+        found = gc.collect_all(engine, runtime, org=org, dry_run=dry_run)
     verb = "would remove" if dry_run else "removed"
     for c in found:
         if c.expired_builds or c.objects or c.stray:

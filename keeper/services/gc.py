@@ -35,6 +35,7 @@ from keeper.db import (
     Product,
     StoredObject,
 )
+from keeper.db.batches import in_batches
 from keeper.db.types import pk, utcnow
 from keeper.services.builds.delete import delete_build
 from keeper.services.objects import schedule_collection
@@ -69,10 +70,18 @@ def run(engine: Engine, runtime: Runtime, job: Job) -> None:
 
 
 def collect_all(
-    engine: Engine, runtime: Runtime, *, dry_run: bool = False
+    engine: Engine,
+    runtime: Runtime,
+    *,
+    org: Organization | None = None,
+    dry_run: bool = False,
 ) -> list[Collected]:
+    """Collect every product's garbage (of ``org`` alone, if given)."""
+    query = select(Product.id).order_by(col(Product.id))
+    if org is not None:
+        query = query.where(Product.org_id == org.id)
     with Session(engine) as session:
-        ids = [pk(p) for p in session.exec(select(Product).order_by(col(Product.id)))]
+        ids = [i for i in session.exec(query).all() if i is not None]
     found = [collect_product(engine, runtime, i, dry_run=dry_run) for i in ids]
     return [c for c in found if c is not None]
 
@@ -275,12 +284,12 @@ def _stray(
         # Recorded, or uploaded straight to its key and not verified yet
         # (a pending build references it).
         for table in (StoredObject, BuildFile):
-            for i in range(0, len(hashes), 500):
+            for batch in in_batches(hashes):
                 known.update(
                     session.exec(
                         select(table.sha256).where(
                             table.product_id == product.id,
-                            col(table.sha256).in_(hashes[i : i + 500]),
+                            col(table.sha256).in_(batch),
                         )
                     ).all()
                 )

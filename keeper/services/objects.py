@@ -27,14 +27,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from keeper.db import ObjectState, Product, StoredObject
+from keeper.db.batches import in_batches
 from keeper.db.types import pk, utcnow
 from keeper.jobs.kinds import COLLECT_GARBAGE
 from keeper.jobs.queue import enqueue
 from keeper.services.runtime import Runtime
 from keeper.storage import StorageError
-
-#: Keeps IN (...) lists well under every database's parameter limit.
-_CHUNK = 500
 
 
 class ObjectBeingCollected(StorageError):
@@ -55,7 +53,7 @@ def claim_held(
 def present(session: Session, product: Product, hashes: Iterable[str]) -> set[str]:
     """Which of ``hashes`` the product holds (nothing is claimed)."""
     found: set[str] = set()
-    for chunk in _chunks(sorted(set(hashes))):
+    for chunk in in_batches(sorted(set(hashes))):
         found.update(
             session.exec(
                 select(StoredObject.sha256).where(
@@ -90,8 +88,8 @@ def record_placed(
     ]
     dialect = session.get_bind().dialect.name
     insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    for i in range(0, len(rows), _CHUNK):
-        statement = insert(StoredObject).values(rows[i : i + _CHUNK])
+    for batch in in_batches(rows):
+        statement = insert(StoredObject).values(batch)
         session.execute(
             statement.on_conflict_do_update(
                 index_elements=["product_id", "sha256"],
@@ -101,7 +99,7 @@ def record_placed(
         )
     doomed = [
         sha
-        for chunk in _chunks(sorted(placed))
+        for chunk in in_batches(sorted(placed))
         for sha in session.exec(
             select(StoredObject.sha256).where(
                 StoredObject.product_id == pk(product),
@@ -123,7 +121,7 @@ def touch(session: Session, product: Product, hashes: Iterable[str]) -> dict[str
     build's objects get: they stay a while, for an undo or a late reader."""
     now = utcnow()
     found: dict[str, int] = {}
-    for chunk in _chunks(sorted(set(hashes))):
+    for chunk in in_batches(sorted(set(hashes))):
         rows = session.execute(
             update(StoredObject)
             .where(
@@ -153,8 +151,3 @@ def schedule_collection(
         product_id=pk(product),
         not_before=after or timedelta(seconds=runtime.settings.gc_grace_seconds),
     )
-
-
-def _chunks(items: list[str]) -> Iterable[list[str]]:
-    for i in range(0, len(items), _CHUNK):
-        yield items[i : i + _CHUNK]

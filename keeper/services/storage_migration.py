@@ -25,11 +25,12 @@ from sqlmodel import Session, col, select
 
 from keeper.db import Build, BuildFile, BuildStatus, Organization, Product
 from keeper.services import objects
+from keeper.services.builds.materialize import materialize_build
 from keeper.services.builds.staging import place_object
 from keeper.services.builds.verification import has_prefix_edges, write_manifest
 from keeper.services.removal import remove_objects
 from keeper.services.runtime import Runtime
-from keeper.services.stores import build_prefix, object_key
+from keeper.services.stores import build_prefix
 from keeper.storage import ObjectStore
 from keeper.storage.factory import PrefixedStore
 from keeper.storage.filesystem import FilesystemStore
@@ -149,19 +150,9 @@ def migrate_build(
     if not drop and _is_folder(store):
         # The prefix's files become links to the objects: one copy of the
         # bytes on disk (each replaced atomically by identical bytes).
-        _relink(store, product, prefix, files)
+        materialize_build(store, product, build, files)
     report.converted.append(build.public_id)
     return None
-
-
-def _relink(
-    store: ObjectStore, product: Product, prefix: str, files: list[BuildFile]
-) -> None:
-    def link(f: BuildFile) -> None:
-        store.copy(object_key(product, f.sha256), prefix + f.path)
-
-    with ThreadPoolExecutor(_WORKERS) as pool:
-        list(pool.map(link, files))
 
 
 def _is_folder(store: ObjectStore) -> bool:

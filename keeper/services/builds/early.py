@@ -15,15 +15,15 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from keeper.db import Build, BuildFile, BuildStatus, Job, Organization, Product
+from keeper.db.batches import in_batches
 from keeper.db.types import pk
 from keeper.jobs.kinds import PLACE_UPLOADS
 from keeper.jobs.queue import enqueue
 from keeper.services import objects
 from keeper.services.builds import staging
-from keeper.services.errors import Conflict, Invalid
+from keeper.services.builds.register import files_named
+from keeper.services.errors import Conflict
 from keeper.services.runtime import Runtime
-
-_CHUNK = 500
 
 
 def note_sent(
@@ -36,23 +36,7 @@ def note_sent(
             f"build {build.public_id!r} is {build.status}: files are placed "
             "early only while it is being uploaded"
         )
-    wanted = sorted(set(paths))
-    found: dict[str, BuildFile] = {}
-    for i in range(0, len(wanted), _CHUNK):
-        found.update(
-            (f.path, f)
-            for f in session.exec(
-                select(BuildFile).where(
-                    BuildFile.build_id == build.id,
-                    col(BuildFile.path).in_(wanted[i : i + _CHUNK]),
-                )
-            )
-        )
-    unknown = [p for p in wanted if p not in found]
-    if unknown:
-        raise Invalid(
-            f"not files of build {build.public_id!r}: {', '.join(unknown[:20])}"
-        )
+    found = files_named(session, build, paths)
     ids = [pk(f) for f in found.values() if not f.reused]
     if ids:
         enqueue(
@@ -84,11 +68,10 @@ def run(engine: Engine, runtime: Runtime, job: Job) -> None:
         ids = [int(i) for i in payload.get("files", [])]
         files = [
             f
-            for i in range(0, len(ids), _CHUNK)
+            for batch in in_batches(ids)
             for f in session.exec(
                 select(BuildFile).where(
-                    col(BuildFile.id).in_(ids[i : i + _CHUNK]),
-                    BuildFile.build_id == build.id,
+                    col(BuildFile.id).in_(batch), BuildFile.build_id == build.id
                 )
             )
         ]

@@ -12,6 +12,9 @@ An edge recorded later gets the org's existing builds by the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -19,12 +22,12 @@ from keeper.db import Build, BuildFile, BuildStatus, Job, Organization, Product
 from keeper.db.types import pk
 from keeper.jobs.kinds import MATERIALIZE_BUILDS
 from keeper.jobs.queue import enqueue
-from keeper.services.builds import staging
 from keeper.services.runtime import Runtime
+from keeper.services.stores import build_prefix, object_key
+from keeper.storage import ObjectStore
 
-
-class NotMaterialized(Exception):
-    """Builds an edge would read are not plain files yet."""
+#: Links and server-side copies run in parallel; stores are latency-bound.
+_LINK_WORKERS = 32
 
 
 def unmaterialized(session: Session, org: Organization) -> list[int]:
@@ -48,6 +51,23 @@ def queue_materialization(session: Session, org: Organization) -> None:
     """Queue the materialization of the org's builds (in the caller's
     transaction), for an edge that reads prefixes just recorded."""
     enqueue(session, MATERIALIZE_BUILDS, key=f"org:{pk(org)}", org_id=pk(org))
+
+
+def materialize_build(
+    store: ObjectStore, product: Product, build: Build, files: Sequence[BuildFile]
+) -> None:
+    """Write the build as plain files under its prefix, for edges that read
+    prefixes: hard links on a folder store (no bytes copied), server-side
+    copies on S3. Idempotent."""
+    target = build_prefix(product, build)
+
+    def link(f: BuildFile) -> None:
+        store.copy(
+            object_key(product, f.sha256), target + f.path, content_type=f.content_type
+        )
+
+    with ThreadPoolExecutor(_LINK_WORKERS) as pool:
+        list(pool.map(link, files))
 
 
 def run(engine: Engine, runtime: Runtime, job: Job) -> None:
@@ -74,7 +94,7 @@ def materialize_org(engine: Engine, runtime: Runtime, org: Organization) -> int:
             files = list(
                 session.exec(select(BuildFile).where(BuildFile.build_id == build_id))
             )
-        staging.materialize(store, product, build, files)
+        materialize_build(store, product, build, files)
         with Session(engine) as session:
             current = session.get(Build, build_id)
             if current is not None:

@@ -17,7 +17,9 @@ from sqlalchemy import insert
 from sqlmodel import Session, col, func, select
 
 from keeper.db import Build, BuildFile, BuildStatus, Organization, Product
+from keeper.db.batches import in_batches
 from keeper.db.types import pk
+from keeper.services.builds.staging import sends_in_place
 from keeper.services.errors import Conflict, Invalid
 from keeper.services.objects import claim_held, schedule_collection
 from keeper.services.runtime import Runtime
@@ -25,9 +27,6 @@ from keeper.services.stores import object_key, staging_prefix
 from keeper.services.upload_grants import WRITABLE
 from keeper.services.upload_urls import UploadGrant
 from keeper.storage import ObjectStore, UploadTarget
-
-#: Keeps IN (...) lists well under every database's parameter limit.
-_LOOKUP_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -37,15 +36,6 @@ class ManifestEntry:
     sha256: str
     content_type: str
     md5: str | None = None
-
-
-@dataclass(frozen=True)
-class _Source:
-    """An identical file of a complete build, and what keeper knows of it."""
-
-    key: str
-    md5: str | None
-    sha256_verified: bool
 
 
 @dataclass(frozen=True)
@@ -269,21 +259,7 @@ def renew_uploads(
             f"build {build.public_id!r} is {build.status}; files can only be "
             "uploaded to a pending or failed build"
         )
-    wanted = set(paths)
-    files = {
-        f.path: f
-        for chunk in _chunks(sorted(wanted), _LOOKUP_CHUNK)
-        for f in session.exec(
-            select(BuildFile).where(
-                BuildFile.build_id == build.id, col(BuildFile.path).in_(chunk)
-            )
-        )
-    }
-    unknown = sorted(wanted - files.keys())
-    if unknown:
-        raise Invalid(
-            f"not files of build {build.public_id!r}: {', '.join(unknown[:20])}"
-        )
+    files = files_named(session, build, paths)
     copied = sorted(path for path, f in files.items() if f.reused)
     if copied:
         # Their bytes are held, or sent under another path: nobody
@@ -295,6 +271,29 @@ def renew_uploads(
         )
     ordered = sorted(files.values(), key=lambda f: f.path)
     return _uploads(runtime, org, product, build, [_entry(f) for f in ordered])
+
+
+def files_named(
+    session: Session, build: Build, paths: Iterable[str]
+) -> dict[str, BuildFile]:
+    """The files of ``build`` at ``paths``, by path; Invalid naming those
+    that are not the build's."""
+    wanted = sorted(set(paths))
+    files = {
+        f.path: f
+        for batch in in_batches(wanted)
+        for f in session.exec(
+            select(BuildFile).where(
+                BuildFile.build_id == build.id, col(BuildFile.path).in_(batch)
+            )
+        )
+    }
+    unknown = [p for p in wanted if p not in files]
+    if unknown:
+        raise Invalid(
+            f"not files of build {build.public_id!r}: {', '.join(unknown[:20])}"
+        )
+    return files
 
 
 def _missing_entries(
@@ -353,14 +352,6 @@ def _uploads(
     ]
 
 
-def sends_in_place(store: ObjectStore, md5: str | None) -> bool:
-    """True when a file is uploaded straight to its object key: the store
-    holds a presigned PUT to the signed Content-MD5 (``direct_uploads``),
-    and the client gave one. Otherwise it goes to staging, and keeper
-    copies what it hashed from there."""
-    return store.direct_uploads and md5 is not None
-
-
 def _entry(f: BuildFile) -> ManifestEntry:
     return ManifestEntry(f.path, f.size, f.sha256, f.content_type, f.md5)
 
@@ -416,8 +407,3 @@ def _base64_hex(hex_digest: str) -> str:
     """A hex digest as the base64 that Content-MD5 and S3's checksum
     headers carry."""
     return base64.b64encode(bytes.fromhex(hex_digest)).decode()
-
-
-def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from sqlmodel import Session, col, select
 
 from keeper.db import Build, BuildFile, BuildStatus, Product
+from keeper.db.batches import in_batches
 from keeper.services.stores import (
     STAGING_FOLDER,
-    build_prefix,
     object_key,
     staging_prefix,
 )
@@ -29,8 +29,6 @@ from keeper.storage import ContentMismatch, ObjectNotFound, ObjectStore, Storage
 
 #: Server-side copies run in parallel; object stores are latency-bound.
 _COPY_WORKERS = 32
-#: Keeps IN (...) lists well under every database's parameter limit.
-_LOOKUP_CHUNK = 500
 
 
 @dataclass
@@ -63,7 +61,7 @@ def place_uploads(
     def place(f: BuildFile) -> str | None:
         if f.sha256 in held:
             return None
-        if store.direct_uploads and f.md5 is not None:
+        if sends_in_place(store, f.md5):
             return _check_in_place(store, product, f)
         return place_object(store, product, staged + f.path, f)
 
@@ -75,6 +73,14 @@ def place_uploads(
         elif f.sha256 not in held:
             placed.objects[f.sha256] = f.size
     return placed
+
+
+def sends_in_place(store: ObjectStore, md5: str | None) -> bool:
+    """True when a file is uploaded straight to its object key: the store
+    holds a presigned PUT to the signed Content-MD5 (``direct_uploads``),
+    and the client gave one. Otherwise it goes to staging, and keeper
+    copies what it hashed from there."""
+    return store.direct_uploads and md5 is not None
 
 
 def place_object(
@@ -109,23 +115,6 @@ def _check_in_place(store: ObjectStore, product: Product, f: BuildFile) -> str |
     return None if digest == f.sha256 else f"{f.path} (sha256 differs)"
 
 
-def materialize(
-    store: ObjectStore, product: Product, build: Build, files: Sequence[BuildFile]
-) -> None:
-    """Write the build as plain files under its prefix, for edges that read
-    prefixes: hard links on a folder store (no bytes copied), server-side
-    copies on S3. Idempotent."""
-    target = build_prefix(product, build)
-
-    def link(f: BuildFile) -> None:
-        store.copy(
-            object_key(product, f.sha256), target + f.path, content_type=f.content_type
-        )
-
-    with ThreadPoolExecutor(_COPY_WORKERS) as pool:
-        list(pool.map(link, files))
-
-
 def discard(store: ObjectStore, product: Product, build: Build | str) -> None:
     """Remove the build's staging folder; what it held is copied or unwanted."""
     store.delete_prefix(staging_prefix(product, build))
@@ -149,12 +138,12 @@ def leftovers(session: Session, store: ObjectStore, product: Product) -> list[st
         return []
     ids = sorted(found)
     live: set[str] = set()
-    for i in range(0, len(ids), _LOOKUP_CHUNK):
+    for batch in in_batches(ids):
         live.update(
             session.exec(
                 select(Build.public_id).where(
                     Build.product_id == product.id,
-                    col(Build.public_id).in_(ids[i : i + _LOOKUP_CHUNK]),
+                    col(Build.public_id).in_(batch),
                     Build.status != BuildStatus.complete,
                 )
             ).all()

@@ -41,7 +41,10 @@ from keeper.services import objects
 from keeper.services.builds import staging
 from keeper.services.builds.confirm import fail
 from keeper.services.builds.faults import describe_faults
-from keeper.services.builds.materialize import queue_materialization
+from keeper.services.builds.materialize import (
+    materialize_build,
+    queue_materialization,
+)
 from keeper.services.compat.manifest import LandedRefused, record_landed_manifest
 from keeper.services.compat.register import COMPAT_MARK
 from keeper.services.publish import apply_tracking, lock_product
@@ -138,7 +141,7 @@ def finish_confirmation(
         materialized = has_prefix_edges(session, org)
         session.commit()
         if materialized:
-            staging.materialize(store, product, build, files)
+            materialize_build(store, product, build, files)
         _tidy(engine, store, product, build)
         return _complete(
             session, product, build, redirects, materialized=materialized, actor=actor
