@@ -6,10 +6,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from keeper.app import create_app
+from keeper.cli import main
+from keeper.config import get_settings
 from keeper.db import Job
 from keeper.jobs.runner import JobRunner
 from keeper.services.runtime import Runtime
@@ -48,3 +51,17 @@ def runner(k: Keeper) -> JobRunner:
 def all_jobs(k: Keeper) -> list[Job]:
     with Session(engine(k)) as session:
         return list(session.exec(select(Job).order_by(Job.id)))  # type: ignore[arg-type]
+
+
+def keeper_cli(k: Keeper, *args: str) -> Result:
+    """Run the ``keeper`` command on the same database and store."""
+    env = {
+        "KEEPER_DATABASE_URL": k.settings.database_url,
+        "KEEPER_STORAGE_URL": k.settings.storage_url,
+        "KEEPER_SECRET_KEY_FILE": str(k.settings.secret_key_file),
+    }
+    get_settings.cache_clear()
+    try:
+        return CliRunner().invoke(main, list(args), env=env)
+    finally:
+        get_settings.cache_clear()

@@ -17,7 +17,7 @@ from keeper.db import Build, StoredObject
 from keeper.db.types import utcnow
 from keeper.services import gc
 from tests.conftest import Keeper
-from tests.jobs.conftest import engine, runtime
+from tests.jobs.conftest import engine, keeper_cli, runtime
 from tests.publishing import (
     confirm,
     failed_with,
@@ -276,3 +276,30 @@ def test_saying_sent_is_refused_for_other_files_and_other_states(
     confirm(k.client, BASE, k.auth(), build["id"])
     late = k.client.post(url, headers=k.auth(), json={"paths": ["p0.html"]})
     assert late.status_code == 409, late.text
+
+
+def test_keeper_gc_says_what_would_go_then_removes_it(k: Keeper) -> None:
+    kept = publish(k.client, BASE, k.auth(), docs(2, "kept"))
+    gone = publish(k.client, BASE, k.auth(), docs(2, "gone"))
+    k.client.patch(
+        f"{BASE}/editions/__main", headers=k.auth(), json={"build": kept["id"]}
+    )
+    assert k.client.delete(f"{BASE}/builds/{gone['id']}", headers=k.auth())
+    age(k, 2 * runtime(k).settings.gc_grace_seconds)
+    before = set(stored_objects(k))
+
+    dry = keeper_cli(k, "gc", "--dry-run", "--org", "lsst")
+    assert dry.exit_code == 0, dry.output
+    assert "would remove 0 abandoned build(s) and 2 unreferenced object(s)" in (
+        dry.output
+    )
+    assert set(stored_objects(k)) == before
+
+    done = keeper_cli(k, "gc")
+    assert done.exit_code == 0, done.output
+    assert "removed 0 abandoned build(s) and 2 unreferenced object(s)" in done.output
+    assert set(stored_objects(k)) == before - {
+        sha(f"<p>page {i} of gone</p>".encode()) for i in range(2)
+    }
+    unknown = keeper_cli(k, "gc", "--org", "nope")
+    assert unknown.exit_code != 0 and "nope" in unknown.output

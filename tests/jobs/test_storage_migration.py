@@ -22,7 +22,7 @@ from keeper.services import storage_migration
 from keeper.services.stores import build_prefix, object_key
 from keeper.storage import ObjectStore
 from tests.conftest import BOOTSTRAP, Keeper, make_settings
-from tests.jobs.conftest import engine, runtime
+from tests.jobs.conftest import engine, keeper_cli, runtime
 from tests.publishing import create_lsst_pipelines, publish
 from tests.servers import S3Endpoint
 from tests.settled import SettledClient, settle
@@ -199,3 +199,21 @@ def test_on_a_folder_store_the_prefix_is_linked_to_the_objects(
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
             target = root / "_objects" / digest[:2] / digest
             assert os.stat(path).st_ino == os.stat(target).st_ino, path
+
+
+def test_the_command_converts_and_says_what_is_left(keeper: Keeper) -> None:
+    k = keeper
+    create_lsst_pipelines(k.client, k.auth())
+    publish(k.client, BASE, k.auth(), pages("one"))
+    publish(k.client, BASE, k.auth(), pages("draft"), "draft")
+    make_legacy(k)
+    first = keeper_cli(k, "storage", "migrate", "--limit", "1")
+    assert first.exit_code == 0, first.output
+    assert "converted 1 build(s)" in first.output
+    assert "1 build(s) still stored as prefixes" in first.output
+    rest = keeper_cli(k, "storage", "migrate", "--org", "lsst")
+    assert rest.exit_code == 0, rest.output
+    assert "0 build(s) still stored as prefixes" in rest.output
+    bad = keeper_cli(k, "storage", "migrate", "--limit", "0")
+    assert bad.exit_code == 2 and "--limit" in bad.output
+    assert served(k)["/"] == b"<h1>one</h1>"
